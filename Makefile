@@ -1,0 +1,41 @@
+# One-command developer loop. `make demo` and `make test` work on a fresh Debian machine.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+HOME_DIR ?= radio-data
+DEMO_CACHE ?= music-cache
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test bench lint system venv install dev clean
+
+system:
+	@bash scripts/system-deps.sh
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: system $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+dev: system $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+
+demo: install
+	$(BIN)/radio fetch-demo --cache $(DEMO_CACHE) --dest $(DEMO_CACHE)/demo
+	$(BIN)/radio --home $(HOME_DIR) ingest $(DEMO_CACHE)/demo
+
+test: dev
+	$(BIN)/python -m pytest -q
+
+bench: dev
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/key_accuracy.py
+
+lint: dev
+	$(BIN)/ruff check radio ranking text server tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(HOME_DIR) .pytest_cache
