@@ -1,0 +1,103 @@
+"""Decoding: the one place that runs ffmpeg to turn a file into samples.
+
+`decode` reads any format ffmpeg knows into float32 arrays at a chosen rate, with a timeout so a
+decoder that hangs on a hostile file is killed, and maps every failure to `AudioLoadError` with a
+short reason word that ingestion records. It never analyses and never touches the store.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from radio.errors import AudioLoadError, ConfigError
+
+__all__ = ["decode", "ffmpeg_path", "probe_duration"]
+
+
+def ffmpeg_path() -> str:
+    """The ffmpeg executable, or a `ConfigError` that says how to install it."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise ConfigError("ffmpeg is not installed; run `make system` (apt-get install ffmpeg)")
+    return exe
+
+
+def decode(
+    path: Path | str,
+    *,
+    sr: int = 22050,
+    channels: int = 2,
+    timeout: float = 120.0,
+    offset: float = 0.0,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Decode ``path`` to float32 samples of shape (channels, n) at ``sr`` Hz.
+
+    Mono sources are duplicated to ``channels``; more channels are downmixed by ffmpeg.
+    ``offset``/``duration`` (seconds) select a window without decoding the rest.
+
+    Raises
+    ------
+    AudioLoadError
+        reason ``missing``, ``unreadable``, ``empty``, ``not-audio`` (ffmpeg found no audio
+        stream or could not decode any), ``timeout`` (killed after ``timeout`` seconds).
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError as exc:
+        raise AudioLoadError(p, "missing", str(exc)) from exc
+    except OSError as exc:
+        raise AudioLoadError(p, "unreadable", str(exc)) from exc
+    if not p.is_file():
+        raise AudioLoadError(p, "not-a-file")
+    if size == 0:
+        raise AudioLoadError(p, "empty", "0 bytes")
+    try:
+        with open(p, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise AudioLoadError(p, "unreadable", str(exc)) from exc
+
+    cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error"]
+    if offset > 0:
+        cmd += ["-ss", f"{offset:.6f}"]
+    # "file:" stops ffmpeg from reading names with a colon as a protocol.
+    cmd += ["-i", f"file:{p.resolve()}", "-map", "0:a:0", "-vn", "-sn", "-dn"]
+    if duration is not None:
+        cmd += ["-t", f"{duration:.6f}"]
+    cmd += ["-ac", str(channels), "-ar", str(sr), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise AudioLoadError(p, "timeout", f"decoder killed after {timeout:g} s") from exc
+    samples = np.frombuffer(proc.stdout, dtype="<f4")
+    if proc.returncode != 0 and samples.size == 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        msg = err[-1] if err else f"ffmpeg exit {proc.returncode}"
+        raise AudioLoadError(p, "not-audio", msg[:300])
+    if samples.size < channels:
+        raise AudioLoadError(p, "not-audio", "no audio samples decoded")
+    n = samples.size // channels
+    y = samples[: n * channels].reshape(n, channels).T.copy()
+    if not np.all(np.isfinite(y)):
+        y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    return y
+
+
+def probe_duration(path: Path | str, *, timeout: float = 30.0) -> float:
+    """Duration in seconds from the container header (cheap; may be approximate)."""
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        raise ConfigError("ffprobe is not installed; run `make system` (apt-get install ffmpeg)")
+    cmd = [exe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+           f"file:{Path(path).resolve()}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False, text=True)
+        return float(out.stdout.strip())
+    except (subprocess.TimeoutExpired, ValueError) as exc:
+        raise AudioLoadError(path, "not-audio", "no duration in header") from exc
