@@ -70,23 +70,50 @@ def decode(
     cmd += ["-i", f"file:{p.resolve()}", "-map", "0:a:0", "-vn", "-sn", "-dn"]
     if duration is not None:
         cmd += ["-t", f"{duration:.6f}"]
-    cmd += ["-ac", str(channels), "-ar", str(sr), "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1"]
+    # WAV (not raw) output tells us the source's channel count: ffmpeg's own mono->stereo upmix
+    # attenuates by 3 dB, which would bias loudness, so channels are matched here instead.
+    cmd += ["-ar", str(sr), "-map_metadata", "-1", "-fflags", "+bitexact",
+            "-f", "wav", "-acodec", "pcm_f32le", "pipe:1"]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise AudioLoadError(p, "timeout", f"decoder killed after {timeout:g} s") from exc
-    samples = np.frombuffer(proc.stdout, dtype="<f4")
-    if proc.returncode != 0 and samples.size == 0:
+    parsed = _parse_wav(proc.stdout)
+    if parsed is None or parsed[1].size == 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         msg = err[-1] if err else f"ffmpeg exit {proc.returncode}"
-        raise AudioLoadError(p, "not-audio", msg[:300])
-    if samples.size < channels:
-        raise AudioLoadError(p, "not-audio", "no audio samples decoded")
-    n = samples.size // channels
-    y = samples[: n * channels].reshape(n, channels).T.copy()
+        raise AudioLoadError(p, "not-audio", msg[:300] or "no audio samples decoded")
+    src_channels, samples = parsed
+    n = samples.size // src_channels
+    y = samples[: n * src_channels].reshape(n, src_channels).T
+    if src_channels != channels:
+        mono = y.mean(axis=0, dtype=np.float32)
+        y = np.repeat(mono[None, :], channels, axis=0) if channels > 1 else mono[None, :]
+    y = np.ascontiguousarray(y, dtype=np.float32)
     if not np.all(np.isfinite(y)):
         y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
     return y
+
+
+def _parse_wav(data: bytes) -> tuple[int, np.ndarray] | None:
+    """(channels, interleaved float32 samples) from ffmpeg's streamed WAV, or None."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, channels = 12, 0
+    while pos + 8 <= len(data):
+        tag, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        body = pos + 8
+        if tag == b"fmt ":
+            channels = int.from_bytes(data[body + 2 : body + 4], "little")
+        elif tag == b"data":
+            if channels <= 0:
+                return None
+            # A piped WAV cannot seek back to fill in the size: take everything that follows.
+            end = len(data) if size in (0, 0xFFFFFFFF) or body + size > len(data) else body + size
+            usable = (end - body) // 4 * 4
+            return channels, np.frombuffer(data, dtype="<f4", count=usable // 4, offset=body)
+        pos = body + size + (size & 1)
+    return None
 
 
 def probe_duration(path: Path | str, *, timeout: float = 30.0) -> float:
