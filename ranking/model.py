@@ -1,0 +1,300 @@
+"""The continuation model: P(clip B follows clip A), as two towers over log-mel spectrograms.
+
+A is the audio just before a cut and B the audio just after. The exit tower embeds A, the entry
+tower embeds B, both as L2-normalised vectors, and
+
+    P(B follows A) = sigmoid(scale * <e_A, e_B> + bias)
+
+so that a FAISS inner-product search over entry vectors retrieves the best continuations of an
+exit. ``scale`` and ``bias`` are fitted after training on held-out pairs (Platt calibration), so
+the probabilities mean something.
+
+The front end (`LogMel`) is shared by training and inference: training slices the log-mel of a
+whole track at hop-aligned cut points; inference computes the log-mel of each clip. Frames are
+taken without centring, so a clip's frames are exactly the whole track's frames that lie inside
+it: nothing of B leaks into A.
+
+Each tower is a dilated 1-D convolution stack over time (mel bins as channels) followed by pooling
+over time windows at increasing distance from the cut (the boundary matters most: what sounds at
+the very end of A must go on at the very start of B), then a linear projection.
+
+This file holds the model and its config; training lives in `ranking.train`. It never imports
+`radio` or `server`, and never opens audio files.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ranking.errors import ClipError, ModelLoadError
+
+__all__ = ["ContinuationModel", "LogMel", "ModelConfig", "prepare_clip"]
+
+DEFAULT_WEIGHTS = "continuation.pt"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the model; saved inside every checkpoint."""
+
+    sr: int = 16000  # Hz, the model's sample rate
+    n_fft: int = 1024  # samples (64 ms)
+    hop: int = 320  # samples (20 ms)
+    n_mels: int = 64
+    fmin: float = 30.0
+    fmax: float = 8000.0
+    clip_hops: int = 200  # clip length in hops: 200 x 20 ms = 4.0 s
+    channels: int = 128
+    dim: int = 128  # embedding size
+    # Pooling windows, in frames counted from the cut: [0,2), [2,6), [6,18), [18,50), [50,end).
+    pool_edges: tuple[int, ...] = (0, 2, 6, 18, 50)
+    dropout: float = 0.1
+
+    @property
+    def clip_samples(self) -> int:
+        """Clip length in samples at ``sr``."""
+        return self.clip_hops * self.hop
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.clip_samples / self.sr
+
+    @property
+    def clip_frames(self) -> int:
+        """Frames of log-mel inside one clip (no centring)."""
+        return 1 + (self.clip_samples - self.n_fft) // self.hop
+
+
+class LogMel(nn.Module):
+    """Log-mel front end (dB-like, globally standardised), shared by training and inference."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        import librosa  # only for the filterbank matrix; imported late to keep start-up light
+
+        fb = librosa.filters.mel(
+            sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
+        )
+        self.cfg = cfg
+        self.register_buffer("fb", torch.from_numpy(fb.astype(np.float32)))
+        self.register_buffer("window", torch.hann_window(cfg.n_fft))
+        # Global standardisation, fitted on training audio; identity until then.
+        self.register_buffer("mean", torch.zeros(cfg.n_mels, 1))
+        self.register_buffer("std", torch.ones(cfg.n_mels, 1))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) float32 at cfg.sr -> (batch, n_mels, frames), uncentred frames."""
+        spec = torch.stft(
+            y, self.cfg.n_fft, self.cfg.hop, window=self.window, center=False,
+            return_complex=True,
+        )
+        power = spec.real.square() + spec.imag.square()
+        mel = torch.matmul(self.fb, power)
+        logmel = 10.0 * torch.log10(mel + 1e-10)
+        return (logmel - self.mean) / self.std
+
+
+class Tower(nn.Module):
+    """Encodes one clip's log-mel (boundary at frame 0) into an L2-normalised vector."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c = cfg.channels
+        self.inp = nn.Conv1d(cfg.n_mels, c, kernel_size=3, padding=1)
+        self.blocks = nn.ModuleList(
+            nn.Conv1d(c, c, kernel_size=3, padding=d, dilation=d) for d in (1, 2, 4, 8)
+        )
+        self.norms = nn.ModuleList(nn.GroupNorm(8, c) for _ in range(4))
+        edges = [*cfg.pool_edges, cfg.clip_frames]
+        self.windows = list(zip(edges[:-1], edges[1:], strict=True))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.proj = nn.Linear(c * len(self.windows) * 2, cfg.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(self.inp(x))
+        for conv, norm in zip(self.blocks, self.norms, strict=True):
+            h = h + conv(F.gelu(norm(h)))
+        pooled = [torch.cat([h[:, :, a:b].mean(-1), h[:, :, a:b].amax(-1)], 1)
+                  for a, b in self.windows]
+        z = self.proj(self.drop(torch.cat(pooled, 1)))
+        return F.normalize(z, dim=1)
+
+
+class ContinuationNet(nn.Module):
+    """The trainable part: front end, exit tower, entry tower, calibration (scale, bias)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.logmel = LogMel(cfg)
+        self.exit_tower = Tower(cfg)
+        self.entry_tower = Tower(cfg)
+        self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
+        self.bias = nn.Parameter(torch.tensor(0.0))
+
+    def embed_exit_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        """(batch, n_mels, clip_frames), time running forward, cut at the end."""
+        return self.exit_tower(mel.flip(-1))
+
+    def embed_entry_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        """(batch, n_mels, clip_frames), cut at the start."""
+        return self.entry_tower(mel)
+
+    def logit(self, e_a: torch.Tensor, e_b: torch.Tensor) -> torch.Tensor:
+        return self.log_scale.exp() * (e_a * e_b).sum(-1) + self.bias
+
+
+def prepare_clip(clip: np.ndarray, sr: int, *, cfg: ModelConfig, side: str) -> np.ndarray:
+    """Mono float32 at cfg.sr, cropped to the model's context: A's last / B's first seconds.
+
+    Accepts 1-D arrays or 2-D (channels, n) / (n, channels) at any sample rate. NaN and inf
+    samples are zeroed (a decoder glitch should not poison a whole station).
+
+    Raises
+    ------
+    ClipError
+        when the clip is empty, has a non-positive rate, or is shorter than the context.
+    """
+    y = np.asarray(clip, dtype=np.float32)
+    if sr <= 0:
+        raise ClipError(f"sample rate must be positive, got {sr}")
+    if y.ndim == 2:
+        y = y.mean(axis=0 if y.shape[0] <= y.shape[1] else 1)
+    elif y.ndim != 1:
+        raise ClipError(f"a clip must be 1-D or 2-D, got shape {y.shape}")
+    y = np.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    need = math.ceil(cfg.clip_seconds * sr)
+    if y.size < need:
+        raise ClipError(
+            f"clip of {y.size / sr:.2f} s is shorter than the model's context of "
+            f"{cfg.clip_seconds:.2f} s"
+        )
+    # Crop before resampling (cheap), with a little margin for the resampler's edges.
+    margin = int(0.05 * sr)
+    y = y[-(need + margin):] if side == "exit" else y[: need + margin]
+    if sr != cfg.sr:
+        import librosa
+
+        y = librosa.resample(y, orig_sr=sr, target_sr=cfg.sr, res_type="soxr_hq")
+    n = cfg.clip_samples
+    if y.size < n:  # rounding in the resampler
+        pad = np.zeros(n - y.size, dtype=np.float32)
+        y = np.concatenate([pad, y]) if side == "exit" else np.concatenate([y, pad])
+    out = y[-n:] if side == "exit" else y[:n]
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+@dataclass
+class ContinuationModel:
+    """The public face of the model: load, embed, score. Inference only, CPU by default."""
+
+    net: ContinuationNet
+    meta: dict[str, Any] = field(default_factory=dict)
+    batch_size: int = 64
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.net.cfg
+
+    @property
+    def scale(self) -> float:
+        return float(self.net.log_scale.detach().exp())
+
+    @property
+    def bias(self) -> float:
+        return float(self.net.bias.detach())
+
+    # -- persistence ------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> ContinuationModel:
+        """Load a checkpoint; ``None`` loads the default weights shipped in the package."""
+        if path is None:
+            ref = resources.files("ranking").joinpath("weights", DEFAULT_WEIGHTS)
+            with resources.as_file(ref) as p:
+                if not p.exists():
+                    raise ModelLoadError(
+                        f"no shipped weights at {p}; train them with `radio train`"
+                    )
+                return cls.load(p)
+        p = Path(path)
+        try:
+            ckpt = torch.load(p, map_location="cpu", weights_only=False)
+            cfg = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                 for k, v in ckpt["config"].items()})
+            net = ContinuationNet(cfg)
+            net.load_state_dict(ckpt["state"])
+        except (OSError, KeyError, TypeError, RuntimeError, EOFError) as exc:
+            raise ModelLoadError(f"cannot load model checkpoint {p}: {exc}") from exc
+        net.eval()
+        return cls(net=net, meta=dict(ckpt.get("meta", {})))
+
+    def save(self, path: str | Path) -> None:
+        """Write weights, config and meta (atomically)."""
+        save_checkpoint(self.net, path, meta=self.meta)
+
+    # -- inference --------------------------------------------------------------------------
+    def _embed(self, clips: list[np.ndarray], sr: int, side: str) -> np.ndarray:
+        cfg = self.config
+        ys = [prepare_clip(c, sr, cfg=cfg, side=side) for c in clips]
+        out = np.zeros((len(ys), cfg.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(ys), self.batch_size):
+                batch = torch.from_numpy(np.stack(ys[i : i + self.batch_size]))
+                mel = self.net.logmel(batch)
+                e = (self.net.embed_exit_mel(mel) if side == "exit"
+                     else self.net.embed_entry_mel(mel))
+                out[i : i + len(batch)] = e.numpy()
+        return out
+
+    def embed_exits(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
+        """L2-normalised float32 rows, one per clip; the clip's last seconds are used."""
+        return self._embed(list(clips), sr, "exit")
+
+    def embed_entries(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
+        """L2-normalised float32 rows, one per clip; the clip's first seconds are used."""
+        return self._embed(list(clips), sr, "entry")
+
+    def probability(self, dots: np.ndarray) -> np.ndarray:
+        """P from inner products of exit and entry embeddings (any shape)."""
+        z = self.scale * np.asarray(dots, dtype=np.float64) + self.bias
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    def log_probability(self, dots: np.ndarray) -> np.ndarray:
+        """log P from inner products, numerically safe for very unlikely pairs."""
+        z = self.scale * np.asarray(dots, dtype=np.float64) + self.bias
+        return (-np.logaddexp(0.0, -z)).astype(np.float32)
+
+    def score_pairs(self, a_clips: list[np.ndarray], b_clips: list[np.ndarray],
+                    sr: int) -> np.ndarray:
+        """P(b_i follows a_i) for each i, float32 of shape (len(a_clips),)."""
+        if len(a_clips) != len(b_clips):
+            raise ClipError(f"{len(a_clips)} A clips but {len(b_clips)} B clips; pair them 1:1")
+        if not len(a_clips):
+            return np.zeros(0, dtype=np.float32)
+        e_a = self.embed_exits(a_clips, sr)
+        e_b = self.embed_entries(b_clips, sr)
+        return self.probability((e_a * e_b).sum(1))
+
+
+def save_checkpoint(net: ContinuationNet, path: str | Path, *,
+                    meta: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Weights + config (+ training state in ``extra``), written via a temp file and rename."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    ckpt: dict[str, Any] = {"config": asdict(net.cfg), "state": state, "meta": meta or {}}
+    if extra:
+        ckpt.update(extra)
+    tmp = p.with_suffix(p.suffix + ".tmp")
+    torch.save(ckpt, tmp)
+    tmp.replace(p)

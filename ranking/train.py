@@ -1,0 +1,266 @@
+"""Training the continuation model: contrastive learning on cut-up songs, then calibration.
+
+Each step draws anchors (A, B) from distinct tracks. The loss is InfoNCE: each A must pick its own
+B among every B of the batch (easy negatives) plus the batch's explicit hard negatives (the same
+song elsewhere, songs of similar tempo and key), and symmetrically each B its A. After training,
+``scale`` and ``bias`` are fitted by Platt scaling on held-out (validation) pairs, with as many
+negatives as positives, so that P = sigmoid(scale * <e_A, e_B> + bias) is calibrated.
+
+Deterministic under a seed on one device; resumable from the last epoch's checkpoint, which holds
+the optimiser and every random state. Uses a GPU when one is present. Inputs are arrays
+(`TrackMel`), never files; `radio` turns a library into them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ranking.model import ContinuationModel, ContinuationNet, ModelConfig, save_checkpoint
+from ranking.pairs import PairSampler, TrackMel
+
+__all__ = ["TrainConfig", "TrainResult", "calibrate", "fit_standardisation", "track_logmel",
+           "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 12
+    steps_per_epoch: int = 150
+    batch_size: int = 96
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    min_gap_s: float = 8.0
+    calib_pairs: int = 2000  # positives (and as many negatives) for Platt scaling
+    gain_jitter_db: float = 6.0  # the same random gain on A and B: loudness is relative
+    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    epochs_done: int
+    history: list[dict[str, float]]
+    scale: float
+    bias: float
+    seconds: float
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def track_logmel(y: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """Raw (unstandardised) log-mel of a whole mono track at cfg.sr, float16 (n_mels, frames)."""
+    from ranking.model import LogMel
+
+    front = LogMel(cfg)
+    out = []
+    with torch.inference_mode():
+        # Chunk with overlap so memory stays flat on long tracks; uncentred frames line up.
+        step = cfg.hop * 30000
+        span = step + cfg.n_fft - cfg.hop
+        x = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
+        for s in range(0, max(1, x.numel() - cfg.n_fft + 1), step):
+            seg = x[s : s + span]
+            if seg.numel() < cfg.n_fft:
+                break
+            out.append(front(seg[None])[0].numpy().astype(np.float16))
+    if not out:
+        return np.zeros((cfg.n_mels, 0), dtype=np.float16)
+    return np.concatenate(out, axis=1)
+
+
+def fit_standardisation(tracks: Sequence[TrackMel], *, seed: int = 0,
+                        frames: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+    """Per-mel-bin mean and std (n_mels, 1) over a sample of training frames."""
+    rng = np.random.default_rng(seed)
+    per = max(1, frames // max(1, len(tracks)))
+    cols = []
+    for t in tracks:
+        if t.mel.shape[1]:
+            idx = rng.integers(0, t.mel.shape[1], size=min(per, t.mel.shape[1]))
+            cols.append(t.mel[:, idx].astype(np.float32))
+    x = np.concatenate(cols, axis=1)
+    return x.mean(1, keepdims=True), np.maximum(x.std(1, keepdims=True), 1e-3)
+
+
+class _Batcher:
+    """Turns sampled frame windows into standardised tensors on the device."""
+
+    def __init__(self, net: ContinuationNet, device: torch.device) -> None:
+        self.mean = net.logmel.mean.to(device)
+        self.std = net.logmel.std.to(device)
+        self.device = device
+
+    def __call__(self, x: np.ndarray, gain_db: np.ndarray | None = None) -> torch.Tensor:
+        t = torch.from_numpy(x).to(self.device)
+        if gain_db is not None:
+            t = t + torch.from_numpy(gain_db.astype(np.float32)).to(self.device)[:, None, None]
+        return (t - self.mean) / self.std
+
+
+def _step_loss(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
+               gain_jitter_db: float, rng: np.random.Generator) -> torch.Tensor:
+    batch = sampler.sample(n)
+    gain = rng.uniform(-gain_jitter_db, gain_jitter_db, size=n)
+    e_a = net.embed_exit_mel(batcher(sampler.windows(batch.a), gain))
+    e_b = net.embed_entry_mel(batcher(sampler.windows(batch.b), gain))
+    hard_rows = [batch.neg["same"], batch.neg["similar"]]
+    hard = np.concatenate(hard_rows)
+    present = torch.from_numpy(hard[:, 0] >= 0).to(e_a.device)
+    hard_gain = np.concatenate([gain, gain])
+    e_h = net.embed_entry_mel(batcher(sampler.windows(hard), hard_gain))
+    scale = net.log_scale.exp()
+    cand = torch.cat([e_b, e_h], 0)
+    logits = scale * e_a @ cand.T
+    logits[:, n:] = logits[:, n:].masked_fill(~present[None, :], float("-inf"))
+    target = torch.arange(n, device=e_a.device)
+    loss_a = F.cross_entropy(logits, target)
+    loss_b = F.cross_entropy(scale * e_b @ e_a.T, target)
+    return 0.5 * (loss_a + loss_b)
+
+
+def _pair_dots(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
+               kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Inner products of n positives and of n negatives of ``kind`` (drawn by the sampler)."""
+    pos, neg = [], []
+    net.eval()
+    with torch.inference_mode():
+        done = 0
+        while done < n:
+            m = min(128, n - done)
+            batch = sampler.sample(m)
+            rows = batch.neg[kind]
+            ok = rows[:, 0] >= 0
+            e_a = net.embed_exit_mel(batcher(sampler.windows(batch.a)))
+            e_b = net.embed_entry_mel(batcher(sampler.windows(batch.b)))
+            e_n = net.embed_entry_mel(batcher(sampler.windows(rows)))
+            pos.append((e_a * e_b).sum(1).cpu().numpy())
+            neg.append((e_a * e_n).sum(1).cpu().numpy()[ok])
+            done += m
+    return np.concatenate(pos), np.concatenate(neg)
+
+
+def calibrate(dots: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: (scale, bias) minimising log loss of sigmoid(scale * dot + bias)."""
+    x = torch.from_numpy(dots.astype(np.float64))
+    y = torch.from_numpy(labels.astype(np.float64))
+    a = torch.tensor(10.0, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([a, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(a * x + b, y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(a.detach()), float(b.detach())
+
+
+def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
+               n: int) -> dict[str, float]:
+    """Fraction of positives scoring above an easy and a same-song negative (AUC estimates)."""
+    out: dict[str, float] = {}
+    for kind in ("easy", "same"):
+        pos, neg = _pair_dots(net, sampler, batcher, n, kind)
+        k = min(len(pos), len(neg))
+        out[f"val_auc_{kind}"] = float((pos[:k, None] > neg[None, :k]).mean()) if k else 0.0
+    return out
+
+
+def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Path,
+          model_cfg: ModelConfig | None = None, cfg: TrainConfig | None = None,
+          resume: bool = False,
+          progress: Callable[[int, int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Train on ``tracks``, calibrate on ``val_tracks``, write the checkpoint to ``out``.
+
+    ``out`` + ".state" holds the resumable training state, written after every epoch.
+    """
+    cfg = cfg or TrainConfig()
+    model_cfg = model_cfg or ModelConfig()
+    t0 = time.perf_counter()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = pick_device()
+    net = ContinuationNet(model_cfg)
+    mean, std = fit_standardisation(tracks, seed=cfg.seed)
+    net.logmel.mean.copy_(torch.from_numpy(mean))
+    net.logmel.std.copy_(torch.from_numpy(std))
+    net.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.epochs * cfg.steps_per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
+                                                pct_start=0.1)
+    common = {"clip_hops": model_cfg.clip_hops, "clip_frames": model_cfg.clip_frames,
+              "hop_s": model_cfg.hop / model_cfg.sr, "min_gap_s": cfg.min_gap_s}
+    sampler = PairSampler(tracks, seed=cfg.seed, **common)
+    rng = np.random.default_rng(cfg.seed + 1)
+    history: list[dict[str, float]] = []
+    start_epoch = 0
+    state_path = Path(str(out) + ".state")
+    if resume and state_path.exists():
+        st = torch.load(state_path, map_location=device, weights_only=False)
+        net.load_state_dict(st["state"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        sampler.rng.bit_generator.state = st["sampler_rng"]
+        rng.bit_generator.state = st["rng"]
+        torch.set_rng_state(st["torch_rng"])
+        history = st["history"]
+        start_epoch = st["epoch"]
+    batcher = _Batcher(net, device)
+    for epoch in range(start_epoch, cfg.epochs):
+        net.train()
+        losses = []
+        for step in range(cfg.steps_per_epoch):
+            loss = _step_loss(net, sampler, batcher, cfg.batch_size, cfg.gain_jitter_db, rng)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            if progress:
+                progress(epoch * cfg.steps_per_epoch + step + 1, total,
+                         {"loss": float(np.mean(losses[-20:]))})
+        val_sampler = PairSampler(val_tracks, seed=cfg.seed + 100, **common)
+        row = {"epoch": float(epoch + 1), "loss": float(np.mean(losses)),
+               **_quick_val(net, val_sampler, batcher, 256)}
+        history.append(row)
+        save_checkpoint(net, state_path, extra={
+            "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1,
+            "sampler_rng": sampler.rng.bit_generator.state, "rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(), "history": history})
+    # Platt calibration on validation tracks: as many negatives as positives, half from other
+    # songs and half from the same song elsewhere (the mix `ranking.evaluate` measures ECE on).
+    val_sampler = PairSampler(val_tracks, seed=cfg.seed + 200, **common)
+    n = cfg.calib_pairs
+    pos, neg_e = _pair_dots(net, val_sampler, batcher, n // 2, "easy")
+    pos2, neg_s = _pair_dots(net, val_sampler, batcher, n // 2, "same")
+    pos = np.concatenate([pos, pos2])
+    neg = np.concatenate([neg_e, neg_s])
+    dots = np.concatenate([pos, neg])
+    labels = np.concatenate([np.ones_like(pos), np.zeros_like(neg)])
+    scale, bias = calibrate(dots, labels)
+    with torch.no_grad():
+        net.log_scale.copy_(torch.tensor(float(np.log(max(scale, 1e-3)))))
+        net.bias.copy_(torch.tensor(bias))
+    net.to("cpu").eval()
+    meta: dict[str, Any] = {"train_config": asdict(cfg), "history": history,
+                            "train_tracks": len(tracks), "val_tracks": len(val_tracks),
+                            "groups": sorted({t.group for t in tracks})}
+    ContinuationModel(net=net, meta=meta).save(out)
+    return TrainResult(checkpoint=Path(out), epochs_done=cfg.epochs, history=history,
+                       scale=scale, bias=bias, seconds=time.perf_counter() - t0)
