@@ -3,4 +3,7 @@
 Never imports `radio` or `server`.
 """
 
-__all__: list[str] = []
+from ranking.errors import ClipError, ModelLoadError, RankingError
+from ranking.model import ContinuationModel, ModelConfig
+
+__all__ = ["ClipError", "ContinuationModel", "ModelConfig", "ModelLoadError", "RankingError"]

@@ -52,7 +52,7 @@ def build_eval_set(tracks: Sequence[TrackMel], *, clip_hops: int, hop: int, sr: 
         raise ValueError("evaluation needs at least two held-out tracks with audio")
     rng = np.random.default_rng(seed)
     clip_samples = clip_hops * hop
-    gap = int(round(min_gap_s * sr / hop))
+    gap = round(min_gap_s * sr / hop)
     rows: list[np.ndarray] = []
     index: dict[tuple[int, int], int] = {}
 
@@ -193,8 +193,10 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
         def rules(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             ratio = tempo[b] / np.maximum(tempo[a], 1e-6)
             dev = np.min(np.abs(np.log2(ratio)[:, None] - np.array([-1.0, 0.0, 1.0])), axis=1)
-            key = np.array([_camelot_compatible(camelot[i], camelot[j]) for i, j in zip(a, b)])
-            return key.astype(np.float64) - 4.0 * dev
+            pairs = zip(a, b, strict=True)
+            key = np.array([_camelot_compatible(camelot[i], camelot[j]) for i, j in pairs])
+            score: np.ndarray = key.astype(np.float64) - 4.0 * dev
+            return score
 
         out["tempo_key_rules"] = _score_structure(ev, rules)
     return out

@@ -24,7 +24,9 @@ This file holds the model and its config; training lives in `ranking.train`. It 
 
 from __future__ import annotations
 
+import itertools
 import math
+import pickle
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -59,6 +61,12 @@ class ModelConfig:
     pool_edges: tuple[int, ...] = (0, 2, 6, 18, 50)
     dropout: float = 0.1
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Rebuild from a checkpoint's dict (lists back to tuples)."""
+        fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**fixed)
+
     @property
     def clip_samples(self) -> int:
         """Clip length in samples at ``sr``."""
@@ -76,6 +84,11 @@ class ModelConfig:
 
 class LogMel(nn.Module):
     """Log-mel front end (dB-like, globally standardised), shared by training and inference."""
+
+    fb: torch.Tensor
+    window: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -115,7 +128,7 @@ class Tower(nn.Module):
         )
         self.norms = nn.ModuleList(nn.GroupNorm(8, c) for _ in range(4))
         edges = [*cfg.pool_edges, cfg.clip_frames]
-        self.windows = list(zip(edges[:-1], edges[1:], strict=True))
+        self.windows = list(itertools.pairwise(edges))
         self.drop = nn.Dropout(cfg.dropout)
         self.proj = nn.Linear(c * len(self.windows) * 2, cfg.dim)
 
@@ -126,7 +139,8 @@ class Tower(nn.Module):
         pooled = [torch.cat([h[:, :, a:b].mean(-1), h[:, :, a:b].amax(-1)], 1)
                   for a, b in self.windows]
         z = self.proj(self.drop(torch.cat(pooled, 1)))
-        return F.normalize(z, dim=1)
+        out: torch.Tensor = F.normalize(z, dim=1)
+        return out
 
 
 class ContinuationNet(nn.Module):
@@ -143,11 +157,13 @@ class ContinuationNet(nn.Module):
 
     def embed_exit_mel(self, mel: torch.Tensor) -> torch.Tensor:
         """(batch, n_mels, clip_frames), time running forward, cut at the end."""
-        return self.exit_tower(mel.flip(-1))
+        out: torch.Tensor = self.exit_tower(mel.flip(-1))
+        return out
 
     def embed_entry_mel(self, mel: torch.Tensor) -> torch.Tensor:
         """(batch, n_mels, clip_frames), cut at the start."""
-        return self.entry_tower(mel)
+        out: torch.Tensor = self.entry_tower(mel)
+        return out
 
     def logit(self, e_a: torch.Tensor, e_b: torch.Tensor) -> torch.Tensor:
         return self.log_scale.exp() * (e_a * e_b).sum(-1) + self.bias
@@ -228,11 +244,11 @@ class ContinuationModel:
         p = Path(path)
         try:
             ckpt = torch.load(p, map_location="cpu", weights_only=False)
-            cfg = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                 for k, v in ckpt["config"].items()})
+            cfg = ModelConfig.from_dict(ckpt["config"])
             net = ContinuationNet(cfg)
             net.load_state_dict(ckpt["state"])
-        except (OSError, KeyError, TypeError, RuntimeError, EOFError) as exc:
+        except (OSError, KeyError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError,
+                ValueError) as exc:
             raise ModelLoadError(f"cannot load model checkpoint {p}: {exc}") from exc
         net.eval()
         return cls(net=net, meta=dict(ckpt.get("meta", {})))

@@ -108,7 +108,7 @@ class PairSampler:
             raise ValueError("no track has a usable cut point (all too short?)")
         self.clip_hops = clip_hops
         self.clip_frames = clip_frames
-        self.min_gap = int(round(min_gap_s / hop_s))
+        self.min_gap = round(min_gap_s / hop_s)
         self.rng = np.random.default_rng(seed)
         counts = np.array([t.cuts.size for t in self.tracks], dtype=np.float64)
         # Weight tracks by the square root of their cut count: long tracks give more pairs,
@@ -121,7 +121,7 @@ class PairSampler:
         t = self.tracks[i]
         out = []
         for k, u in enumerate(self.tracks):
-            if k == i or u.group == t.group and u.track_id == t.track_id:
+            if k == i or u.track_id == t.track_id:
                 continue
             if t.tempo > 0 and u.tempo > 0:
                 ratio = u.tempo / t.tempo

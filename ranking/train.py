@@ -161,10 +161,10 @@ def calibrate(dots: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     def closure() -> torch.Tensor:
         opt.zero_grad()
         loss = F.binary_cross_entropy_with_logits(a * x + b, y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[no-untyped-call]
     return float(a.detach()), float(b.detach())
 
 
@@ -203,9 +203,13 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
     total = cfg.epochs * cfg.steps_per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
                                                 pct_start=0.1)
-    common = {"clip_hops": model_cfg.clip_hops, "clip_frames": model_cfg.clip_frames,
-              "hop_s": model_cfg.hop / model_cfg.sr, "min_gap_s": cfg.min_gap_s}
-    sampler = PairSampler(tracks, seed=cfg.seed, **common)
+
+    def sampler_for(ts: Sequence[TrackMel], seed: int) -> PairSampler:
+        return PairSampler(ts, clip_hops=model_cfg.clip_hops, clip_frames=model_cfg.clip_frames,
+                           hop_s=model_cfg.hop / model_cfg.sr, min_gap_s=cfg.min_gap_s,
+                           seed=seed)
+
+    sampler = sampler_for(tracks, cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1)
     history: list[dict[str, float]] = []
     start_epoch = 0
@@ -227,7 +231,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
         for step in range(cfg.steps_per_epoch):
             loss = _step_loss(net, sampler, batcher, cfg.batch_size, cfg.gain_jitter_db, rng)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
             opt.step()
             sched.step()
@@ -235,7 +239,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
             if progress:
                 progress(epoch * cfg.steps_per_epoch + step + 1, total,
                          {"loss": float(np.mean(losses[-20:]))})
-        val_sampler = PairSampler(val_tracks, seed=cfg.seed + 100, **common)
+        val_sampler = sampler_for(val_tracks, cfg.seed + 100)
         row = {"epoch": float(epoch + 1), "loss": float(np.mean(losses)),
                **_quick_val(net, val_sampler, batcher, 256)}
         history.append(row)
@@ -245,7 +249,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
             "torch_rng": torch.get_rng_state(), "history": history})
     # Platt calibration on validation tracks: as many negatives as positives, half from other
     # songs and half from the same song elsewhere (the mix `ranking.evaluate` measures ECE on).
-    val_sampler = PairSampler(val_tracks, seed=cfg.seed + 200, **common)
+    val_sampler = sampler_for(val_tracks, cfg.seed + 200)
     n = cfg.calib_pairs
     pos, neg_e = _pair_dots(net, val_sampler, batcher, n // 2, "easy")
     pos2, neg_s = _pair_dots(net, val_sampler, batcher, n // 2, "same")

@@ -1,0 +1,138 @@
+"""The continuation model's behaviour: it learns, it round-trips, its API is strict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ranking import ContinuationModel
+from ranking.errors import ClipError, ModelLoadError
+from ranking.evaluate import build_eval_set, evaluate
+from ranking.model import ContinuationNet, ModelConfig
+from ranking.pairs import TrackMel
+from ranking.train import TrainConfig, train
+from tests.ranking.conftest import make_tracks
+
+CFG = ModelConfig()
+
+
+def test_model_trained_a_few_steps_beats_chance_on_unseen_songs(trained_model_path: Path):
+    model = ContinuationModel.load(trained_model_path)
+    unseen = make_tracks(6, seed=99)
+    ev = build_eval_set(unseen, clip_hops=CFG.clip_hops, hop=CFG.hop, sr=CFG.sr, n_anchors=40)
+    m = evaluate(model, ev, baselines=False)["model"]
+    assert m["recall1_other"] > 0.3  # chance is 0.1
+    assert m["auc_other"] > 0.8
+    assert m["auc_same"] > 0.6
+
+
+def test_consecutive_clips_score_above_shuffled(trained_model_path: Path):
+    model = ContinuationModel.load(trained_model_path)
+    rng = np.random.default_rng(3)
+    tracks = make_tracks(4, seed=7)
+    a, b = [], []
+    for t in tracks:
+        assert t.audio is not None
+        for cut in rng.choice(t.cuts, 5, replace=False):
+            c = int(cut) * CFG.hop
+            a.append(t.audio[c - CFG.clip_samples : c])
+            b.append(t.audio[c : c + CFG.clip_samples])
+    true_p = model.score_pairs(a, b, CFG.sr)
+    shuffled = model.score_pairs(a, b[5:] + b[:5], CFG.sr)  # other songs' continuations
+    assert true_p.mean() > shuffled.mean() + 0.2
+    assert np.all((true_p >= 0) & (true_p <= 1))
+
+
+def test_save_load_round_trip_keeps_config_and_scores(trained_model_path: Path, tmp_path: Path):
+    model = ContinuationModel.load(trained_model_path)
+    copy = tmp_path / "copy.pt"
+    model.save(copy)
+    again = ContinuationModel.load(copy)
+    assert again.config == model.config
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal(CFG.clip_samples).astype(np.float32) for _ in range(3)]
+    np.testing.assert_allclose(again.embed_exits(clips, CFG.sr), model.embed_exits(clips, CFG.sr))
+    assert again.scale == pytest.approx(model.scale)
+    assert again.meta["train_tracks"] == 16
+
+
+def test_embeddings_are_unit_rows_and_dot_product_is_monotone_in_probability():
+    model = ContinuationModel(net=ContinuationNet(CFG).eval())
+    rng = np.random.default_rng(1)
+    clips = [rng.standard_normal(44100 * 5).astype(np.float32) * 0.1 for _ in range(5)]
+    e_a, e_b = model.embed_exits(clips, 44100), model.embed_entries(clips, 44100)
+    assert e_a.dtype == np.float32 and e_a.shape == (5, CFG.dim)
+    np.testing.assert_allclose(np.linalg.norm(e_a, axis=1), 1.0, atol=1e-5)
+    dots = (e_a[:, None, :] * e_b[None, :, :]).sum(-1).ravel()
+    p = model.probability(dots)
+    assert np.all(np.diff(p[np.argsort(dots)]) >= 0)
+    np.testing.assert_allclose(model.score_pairs(clips, clips, 44100), np.diag(
+        model.probability(e_a @ e_b.T)), rtol=1e-5)
+
+
+def test_clip_handling_any_rate_stereo_nan_silence_and_errors():
+    model = ContinuationModel(net=ContinuationNet(CFG).eval())
+    rng = np.random.default_rng(2)
+    mono = rng.standard_normal(48000 * 5).astype(np.float32) * 0.1
+    stereo = np.stack([mono, mono])
+    # stereo in either orientation equals its mono mix
+    np.testing.assert_allclose(model.embed_exits([stereo], 48000),
+                               model.embed_exits([mono], 48000), atol=1e-5)
+    np.testing.assert_allclose(model.embed_exits([stereo.T], 48000),
+                               model.embed_exits([mono], 48000), atol=1e-5)
+    bad = mono.copy()
+    bad[100:200] = np.nan
+    bad[300] = np.inf
+    assert np.isfinite(model.score_pairs([bad], [mono], 48000)).all()
+    silent = np.zeros(8000 * 5, dtype=np.float32)
+    assert np.isfinite(model.score_pairs([silent], [silent], 8000)).all()
+    with pytest.raises(ClipError, match="shorter than the model's context"):
+        model.score_pairs([mono[:48000]], [mono], 48000)
+    with pytest.raises(ClipError, match="pair them"):
+        model.score_pairs([mono, mono], [mono], 48000)
+    with pytest.raises(ClipError, match="sample rate"):
+        model.embed_entries([mono], 0)
+    assert model.score_pairs([], [], 16000).shape == (0,)
+
+
+def test_load_reports_missing_or_corrupt_checkpoints(tmp_path: Path):
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        ContinuationModel.load(tmp_path / "nope.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelLoadError):
+        ContinuationModel.load(junk)
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=False)["state"]
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_training_is_deterministic_and_resumes_exactly(synthetic_tracks: list[TrackMel],
+                                                        tmp_path: Path):
+    tr, va = synthetic_tracks[:8], synthetic_tracks[16:]
+    cfg = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=6, calib_pairs=40, seed=5)
+    first = train(tr, va, out=tmp_path / "a.pt", cfg=cfg)
+    train(tr, va, out=tmp_path / "b.pt", cfg=cfg)
+    wa, wb = _weights(tmp_path / "a.pt"), _weights(tmp_path / "b.pt")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+    def stop_in_epoch_two(step: int, total: int, info: dict[str, float]) -> None:
+        if step == cfg.steps_per_epoch + 2:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train(tr, va, out=tmp_path / "c.pt", cfg=cfg, progress=stop_in_epoch_two)
+    assert not (tmp_path / "c.pt").exists()
+    assert torch.load(tmp_path / "c.pt.state", weights_only=False)["epoch"] == 1
+    resumed = train(tr, va, out=tmp_path / "c.pt", cfg=cfg, resume=True)
+    assert resumed.history == first.history
+    wc = _weights(tmp_path / "c.pt")
+    assert all(torch.equal(wa[k], wc[k]) for k in wa)
