@@ -1,0 +1,482 @@
+"""Library ingestion: scan folders, decide what changed, decode + analyse in worker processes.
+
+`ingest` walks the given roots for audio files (by suffix, any case), survives symlink loops,
+unreadable folders and odd names, and for each file decides, cheapest test first:
+
+* path, size and mtime equal to its stored row (and the row's analysis is current): skipped
+  without opening the file;
+* otherwise its bytes are hashed (xxh3-128). A hash stored for another path that no longer
+  exists is a **move** (the row follows the file; nothing is re-analysed). A hash stored for
+  another path that still exists, or seen earlier in this run, is a **duplicate**: not added,
+  recorded in ``failures`` with reason ``duplicate`` and the original's path as detail, so
+  `radio failures` lists it. Deleting the original later turns the duplicate into a move;
+* anything else (new, changed bytes, older `ANALYSIS_VERSION`, lost features file) is decoded
+  once with `radio.audio.decode` and analysed by `radio.analysis.analyse`.
+
+Decoding and analysis run in worker processes (one per core by default; ``workers=1`` runs in
+this process). Only this process writes to the store, one transaction per track as results
+arrive, so killing ingestion loses nothing already committed and the next run resumes.
+Files that vanished from under a scanned root get status ``missing``; a stored file whose new
+bytes fail to ingest is marked missing too, since the analysed audio no longer exists.
+
+Every bad file is recorded with a reason word (see `radio.records.Failure`) and counted in the
+`IngestSummary`; ingestion goes on. Running as root, permission bits do not stop reads, so
+"unreadable" is what ``stat``/``open`` refuse: dangling symlinks, symlink loops, unlistable
+folders. A worker process that dies (killed, out of memory) costs its file one retry, then a
+``worker-died`` failure.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from radio.analysis import ANALYSIS_VERSION, Analysis, analyse
+from radio.audio import decode
+from radio.config import Settings
+from radio.errors import AnalysisError, AudioLoadError, RadioError
+from radio.records import TrackTags
+from radio.store import Store
+from radio.tags import header_duration, read_tags
+
+__all__ = [
+    "AUDIO_SUFFIXES",
+    "MIN_SECONDS",
+    "IngestSummary",
+    "ProgressFn",
+    "analyse_file",
+    "default_workers",
+    "hash_file",
+    "ingest",
+]
+
+AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".opus", ".flac", ".wav", ".m4a", ".aac"})
+MIN_SECONDS = 5.0
+"""Shorter files cannot hold a phrase to mix in or out of."""
+_SILENT_PEAK = 10 ** (-60 / 20)  # a file whose loudest sample is below -60 dBFS is silence
+_TRUNCATED = 0.9  # decoding less than this share of the header's duration (less 1 s) is truncated
+
+ProgressFn = Callable[[int, int, float], None]
+"""Called as ``progress(done, total, audio_seconds)`` after the scan and after every file."""
+
+
+@dataclass
+class IngestSummary:
+    """What one `ingest` run did. ``failures`` counts reasons, duplicates excluded."""
+
+    scanned: int = 0  # audio files found under the roots
+    new: int = 0  # analysed and added
+    updated: int = 0  # re-analysed: bytes changed, or an older analysis version
+    skipped: int = 0  # unchanged since the last run
+    moved: int = 0
+    duplicate: int = 0
+    missing: int = 0  # stored tracks whose file vanished in this run
+    failed: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    audio_seconds: float = 0.0  # decoded and analysed in this run
+    wall_seconds: float = 0.0
+    workers: int = 1
+    library_tracks: int = 0  # tracks with status ok after the run
+    library_seconds: float = 0.0
+
+    @property
+    def x_real_time(self) -> float:
+        """Audio seconds analysed per wall-clock second (all workers together)."""
+        return self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["x_real_time"] = round(self.x_real_time, 2)
+        out["library_hours"] = round(self.library_seconds / 3600, 3)
+        return out
+
+
+@dataclass(frozen=True)
+class _Found:
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: str
+    content_hash: str
+    size: int
+    mtime: float
+    new: bool
+
+
+@dataclass(frozen=True)
+class _Result:
+    job: _Job
+    tags: TrackTags | None = None
+    analysis: Analysis | None = None
+    reason: str = ""
+    detail: str = ""
+
+
+def default_workers() -> int:
+    """All cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def hash_file(path: str | Path) -> str:
+    """xxh3-128 of the file's bytes, as 32 hex digits."""
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def analyse_file(path: Path, *, sr: int, timeout: float) -> tuple[TrackTags, Analysis]:
+    """Decode ``path`` once (stereo, ``sr`` Hz), check it is usable music, analyse it.
+
+    Raises
+    ------
+    AudioLoadError
+        the decoder's reasons (``not-audio``, ``timeout``...) and ``truncated``.
+    AnalysisError
+        ``too-short`` (under `MIN_SECONDS`), ``silent``, or the analysis's own reasons.
+    """
+    y = decode(path, sr=sr, channels=2, timeout=timeout)
+    seconds = y.shape[-1] / sr
+    if seconds < MIN_SECONDS:
+        raise AnalysisError("too-short", f"{seconds:.2f} s; tracks need {MIN_SECONDS:g} s")
+    claimed = header_duration(path)
+    if claimed is not None and seconds < _TRUNCATED * claimed - 1.0:
+        raise AudioLoadError(
+            path, "truncated", f"decoded {seconds:.1f} s of the {claimed:.1f} s its header claims"
+        )
+    peak = max(float(y.max()), -float(y.min()))
+    if peak < _SILENT_PEAK:
+        level = 20 * np.log10(peak) if peak > 0 else float("-inf")
+        raise AnalysisError("silent", f"peak level {level:.0f} dBFS")
+    return read_tags(path), analyse(y=y, sr=sr)
+
+
+def _process(job: _Job, sr: int, timeout: float) -> _Result:
+    """Worker entry point: never raises, so one bad file cannot stop the pool."""
+    try:
+        tags, analysis = analyse_file(Path(job.path), sr=sr, timeout=timeout)
+    except (AudioLoadError, AnalysisError) as exc:
+        return _Result(job, reason=exc.reason, detail=exc.cause)
+    except Exception as exc:  # a bug or a hostile file in analysis: record it, keep going
+        return _Result(job, reason="analysis-error", detail=f"{type(exc).__name__}: {exc}")
+    return _Result(job, tags=tags, analysis=analysis)
+
+
+def _init_worker() -> None:
+    # One process per core already; BLAS threads on top would only oversubscribe.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _scan(roots: Sequence[str]) -> Iterator[_Found | tuple[str, str, str]]:
+    """Audio files under ``roots`` (files or folders), and (path, reason, detail) failures.
+
+    Folders are entered once each, by (device, inode), so symlink loops end; a file reached
+    twice (a symlink or hard link to one already seen) is yielded once. Only folders and
+    audio-named entries are stat'ed: cover art and the like cost nothing.
+    """
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    stack = list(reversed(roots))
+    while stack:
+        path = stack.pop()
+        is_root = path in roots
+        try:
+            st = os.stat(path)
+        except OSError as exc:  # dangling symlink, symlink loop, no permission
+            yield path, "unreadable", exc.strerror or str(exc)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            if _is_audio(path) and not is_root:
+                yield path, "not-a-file", "a folder with an audio file's name"
+            try:
+                stack.extend(reversed(_children(path)))
+            except OSError as exc:
+                yield path, "unreadable", f"cannot list folder: {exc.strerror or exc}"
+        elif not _utf8(path):
+            shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            yield shown, "bad-filename", "the name is not valid UTF-8; rename the file"
+        elif not stat.S_ISREG(st.st_mode):
+            yield path, "not-a-file", "not a regular file (a pipe, socket or device)"
+        elif (st.st_dev, st.st_ino) not in seen_files:
+            seen_files.add((st.st_dev, st.st_ino))
+            yield _Found(path, st.st_size, st.st_mtime)
+
+
+def _children(folder: str) -> list[str]:
+    """Sub-folders and audio-named entries of ``folder``, sorted by name."""
+    out = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                wanted = _is_audio(entry.name) or entry.is_dir()
+            except OSError:
+                wanted = False
+            if wanted:
+                out.append(entry.path)
+    return sorted(out)
+
+
+def _is_audio(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in AUDIO_SUFFIXES
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+class _Run:
+    """One ingestion: the decisions, the bookkeeping and the store writes (main process only)."""
+
+    def __init__(self, store: Store, settings: Settings, roots: list[str]) -> None:
+        self.store = store
+        self.settings = settings
+        self.roots = roots
+        self.summary = IngestSummary()
+        self.stamps = store.stamps()
+        self.have_features = store.feature_hashes()
+        self.hashes_this_run: dict[str, str] = {}
+        self.failed_this_run: set[str] = set()
+
+    def fail(self, path: str, reason: str, detail: str) -> None:
+        self.store.record_failure(path, reason, detail)
+        self.failed_this_run.add(path)
+        if reason == "duplicate":
+            self.summary.duplicate += 1
+            return
+        self.summary.failed += 1
+        self.summary.failures[reason] = self.summary.failures.get(reason, 0) + 1
+
+    def classify(self, found: _Found) -> _Job | None:
+        """What to do with one file: None when it is settled here, else a job to analyse."""
+        path, size, mtime = found.path, found.size, found.mtime
+        if size == 0:
+            self._fail_stored(path, "empty", "0 bytes")
+            return None
+        if size > self.settings.max_file_bytes:
+            limit = self.settings.max_file_bytes
+            self._fail_stored(
+                path, "too-large", f"{size} bytes; the limit is {limit} (RADIO_MAX_FILE_BYTES)")
+            return None
+        row = self.stamps.get(path)
+        if (row is not None and (row.size, row.mtime) == (size, mtime)
+                and self._current(row.content_hash, row.analysis_version)):
+            if row.status != "ok":  # it came back where it was
+                self.store.update_location(row.id, path=path, size=size, mtime=mtime)
+            self.summary.skipped += 1
+            return None
+        try:
+            digest = hash_file(path)
+        except OSError as exc:
+            self._fail_stored(path, "unreadable", exc.strerror or str(exc))
+            return None
+        if digest in self.hashes_this_run:
+            first = self.hashes_this_run[digest]
+            self._fail_stored(path, "duplicate", f"same bytes as {first}")
+            return None
+        other = self.store.stamp_by_hash(digest)
+        if other is not None and other.path != path:
+            if os.path.exists(other.path):
+                self._fail_stored(path, "duplicate", f"same bytes as {other.path}")
+                return None
+            self.store.update_location(other.id, path=path, size=size, mtime=mtime)
+            self.summary.moved += 1
+            if self._current(digest, other.analysis_version):
+                return None
+            return self._job(found, digest, new=False)
+        if row is not None and row.content_hash == digest:
+            if not self._current(digest, row.analysis_version):
+                return self._job(found, digest, new=False)
+            # Same bytes, new mtime (touched, copied back): refresh the stamp only.
+            self.store.update_location(row.id, path=path, size=size, mtime=mtime)
+            self.summary.skipped += 1
+            return None
+        return self._job(found, digest, new=row is None)
+
+    def _job(self, found: _Found, digest: str, *, new: bool) -> _Job:
+        self.hashes_this_run[digest] = found.path
+        return _Job(found.path, digest, found.size, found.mtime, new=new)
+
+    def _current(self, content_hash: str, version: int) -> bool:
+        return version == ANALYSIS_VERSION and content_hash in self.have_features
+
+    def _fail_stored(self, path: str, reason: str, detail: str) -> None:
+        """Record a failure; a stored track at ``path`` lost its analysed bytes: missing."""
+        self.fail(path, reason, detail)
+        if path in self.stamps:
+            self.summary.missing += self.store.mark_missing([path])
+
+    def finish(self, result: _Result) -> None:
+        job = result.job
+        if result.analysis is None or result.tags is None:
+            self._fail_stored(job.path, result.reason, result.detail)
+            return
+        self.store.save_track(path=job.path, content_hash=job.content_hash, size=job.size,
+                              mtime=job.mtime, tags=result.tags, analysis=result.analysis)
+        self.have_features.add(job.content_hash)
+        self.summary.audio_seconds += result.analysis.duration
+        if job.new:
+            self.summary.new += 1
+        else:
+            self.summary.updated += 1
+
+    def sweep(self, seen: set[str]) -> None:
+        """Mark vanished files under the roots missing; forget failures not seen again."""
+        gone = [p for p in self.store.stamps()
+                if p not in seen and _under(p, self.roots) and not os.path.exists(p)]
+        self.summary.missing += self.store.mark_missing(gone)
+        for failure in self.store.failures():
+            if _under(failure.path, self.roots) and failure.path not in self.failed_this_run:
+                self.store.clear_failure(failure.path)
+
+
+def ingest(
+    paths: Sequence[str | Path],
+    *,
+    settings: Settings,
+    store: Store | None = None,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> IngestSummary:
+    """Scan ``paths`` (folders or files) and bring the store up to date with them.
+
+    ``workers`` defaults to every core; 1 analyses in this process. ``store`` defaults to the
+    one under ``settings.home``. Raises `RadioError` only when a root does not exist; every
+    problem with a file is recorded in ``failures`` and counted in the returned summary.
+    """
+    roots = [os.path.abspath(os.fspath(p)) for p in paths]
+    for root in roots:
+        if not os.path.lexists(root):
+            raise RadioError(f"{root}: no such file or folder to ingest")
+    n_workers = max(1, workers if workers is not None else default_workers())
+    own_store = store is None
+    db = Store(settings) if store is None else store
+    start = time.perf_counter()
+    try:
+        run = _Run(db, settings, roots)
+        run.summary.workers = n_workers
+        found: list[_Found] = []
+        for item in _scan(roots):
+            if isinstance(item, _Found):
+                found.append(item)
+            else:
+                run.fail(*item)
+        run.summary.scanned = len(found)
+        done = 0
+
+        def advance(n: int = 1) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, len(found), run.summary.audio_seconds)
+
+        advance(0)
+        jobs = _classified(run, found, advance)
+        if n_workers == 1:
+            for job in jobs:
+                run.finish(_process(job, settings.analysis_sr, settings.decode_timeout_s))
+                advance()
+        else:
+            _run_pool(run, jobs, n_workers, advance)
+        run.sweep({f.path for f in found})
+        run.summary.library_tracks, run.summary.library_seconds = db.totals()
+        run.summary.wall_seconds = time.perf_counter() - start
+        return run.summary
+    finally:
+        if own_store:
+            db.close()
+
+
+def _classified(run: _Run, found: list[_Found], advance: Callable[[int], None]) -> Iterator[_Job]:
+    for item in found:
+        job = run.classify(item)
+        if job is None:
+            advance(1)
+        else:
+            yield job
+
+
+def _run_pool(run: _Run, jobs: Iterator[_Job], n_workers: int,
+              advance: Callable[[int], None]) -> None:
+    """Keep ``2 * n_workers`` jobs in flight; store each result as it arrives.
+
+    A dead worker breaks the whole pool: every job in flight is retried once in a new pool,
+    and a job caught by a second break is recorded as ``worker-died``.
+    """
+    sr, timeout = run.settings.analysis_sr, run.settings.decode_timeout_s
+    retries: list[_Job] = []
+    tries: dict[str, int] = {}
+    pending: dict[Future[_Result], _Job] = {}
+    # spawn, not fork: this process holds threads (the progress bar) and an open database.
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker)
+    exhausted = False
+    try:
+        while True:
+            broken = False
+            while not broken and len(pending) < 2 * n_workers and (retries or not exhausted):
+                job = retries.pop() if retries else next(jobs, None)
+                if job is None:
+                    exhausted = True
+                    break
+                tries[job.path] = tries.get(job.path, 0) + 1
+                try:
+                    pending[pool.submit(_process, job, sr, timeout)] = job
+                except BrokenProcessPool:
+                    retries.append(job)
+                    broken = True
+            if not pending and not broken:
+                break
+            if pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    job = pending.pop(fut)
+                    try:
+                        run.finish(fut.result())
+                        advance(1)
+                    except BrokenProcessPool:
+                        broken = True
+                        retries.append(job)
+            if broken:
+                retries.extend(pending.values())
+                pending.clear()
+                for job in [j for j in retries if tries.get(j.path, 0) >= 2]:
+                    retries.remove(job)
+                    run.finish(_Result(job, reason="worker-died",
+                                       detail="a worker process died twice while on this file"))
+                    advance(1)
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
