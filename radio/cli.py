@@ -1,0 +1,258 @@
+"""The ``radio`` command line: a click group whose commands call `radio`'s modules.
+
+Each command parses options, calls one library function and prints its result, as a table for
+people or as JSON (``--json``) for scripts. A `RadioError` becomes one ``Error: ...`` line on
+stderr and exit status 1; usage errors exit 2. Heavy modules (analysis, fetching) are imported
+inside the commands that need them so that ``--help`` and listing stay fast.
+
+Where state lives: ``--home DIR`` (on the group or on any command), else ``RADIO_HOME``, else
+``./radio-data``; see `radio.config.Settings`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from radio import __version__
+from radio.config import Settings
+from radio.errors import ConfigError, RadioError
+from radio.store import Store
+
+__all__ = ["cli", "main"]
+
+
+class _RadioGroup(click.Group):
+    """Turns a `RadioError` from any command into click's one-line error and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RadioError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+class _State:
+    home: Path | None = None
+
+
+def _set_home(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(_State).home = value
+
+
+_home_option = click.option(
+    "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+    expose_value=False, callback=_set_home,
+    help="Where the library lives (default: $RADIO_HOME, else ./radio-data).",
+)
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    home = ctx.ensure_object(_State).home
+    try:
+        return Settings(home=home) if home is not None else Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "RADIO_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group(cls=_RadioGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@_home_option
+@click.version_option(__version__, prog_name="radio")
+def cli() -> None:
+    """radio-jockey: an automated radio station built from your own music library."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: every core; 1 analyses in this process).")
+@_json_option
+@_home_option
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int | None,
+           as_json: bool) -> None:
+    """Add the music under PATHS (folders or files) to the library, or bring it up to date.
+
+    Unchanged files are skipped, moved files are followed, bad files are recorded
+    (see `radio failures`) and skipped.
+    """
+    from radio.ingest import ingest as run_ingest
+
+    settings = _settings(ctx)
+    console = _stderr()
+    with Progress(
+        TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=console, disable=not console.is_terminal, transient=True,
+    ) as bar:
+        task = bar.add_task("ingest", total=None, rate="scanning")
+        start = time.perf_counter()
+
+        def progress(done: int, total: int, audio_seconds: float) -> None:
+            elapsed = max(time.perf_counter() - start, 1e-6)
+            rate = f"{done / elapsed:.1f} tracks/s  {audio_seconds / elapsed:.0f}x real time"
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        summary = run_ingest(paths, settings=settings, workers=workers, progress=progress)
+    if as_json:
+        _echo_json(summary.to_dict())
+        return
+    s = summary
+    click.echo(
+        f"{s.scanned} files in {s.wall_seconds:.1f} s: {s.new} new, {s.updated} updated, "
+        f"{s.skipped} unchanged, {s.moved} moved, {s.duplicate} duplicate, {s.missing} missing, "
+        f"{s.failed} failed"
+    )
+    click.echo(
+        f"analysed {s.audio_seconds / 3600:.2f} h of audio at {s.x_real_time:.0f}x real time "
+        f"with {s.workers} worker{'s' if s.workers != 1 else ''}"
+    )
+    click.echo(f"library: {s.library_tracks} tracks, {s.library_seconds / 3600:.2f} h "
+               f"in {settings.home}")
+    if s.failures:
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(s.failures.items()))
+        click.echo(f"failures: {reasons} (see `radio failures`)")
+
+
+@cli.command()
+@click.option("--all", "show_all", is_flag=True, help="Include tracks whose file is missing.")
+@_json_option
+@_home_option
+@click.pass_context
+def tracks(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List the tracks in the library."""
+    with Store(_settings(ctx)) as store:
+        rows = store.tracks(status=None if show_all else "ok")
+    if as_json:
+        _echo_json([asdict(t) for t in rows])
+        return
+    table = Table("id", "title", "artist", "bpm", "key", "LUFS", "length", "status",
+                  box=None, pad_edge=False)
+    for t in rows:
+        table.add_row(str(t.id), t.title, t.artist or "", f"{t.tempo:.1f}", t.camelot,
+                      f"{t.lufs:.1f}", _clock(t.duration), t.status)
+    Console().print(table)
+    click.echo(f"{len(rows)} tracks")
+
+
+@cli.command()
+@click.argument("track")
+@_json_option
+@_home_option
+@click.pass_context
+def show(ctx: click.Context, track: str, as_json: bool) -> None:
+    """Show one track's analysis: tempo, key, Camelot code, loudness, cues, tags.
+
+    TRACK is an id or the start of a title, file name or path.
+    """
+    with Store(_settings(ctx)) as store:
+        t = store.find_track(track)
+        cues = store.cues(t.id)
+        failures = store.failures(path=t.path)
+    if as_json:
+        _echo_json({**asdict(t), "cues": [asdict(c) for c in cues],
+                    "failures": [asdict(f) for f in failures]})
+        return
+    console = Console()
+    console.print(f"[bold]{t.id}  {t.title}[/bold]", highlight=False)
+    fields: list[tuple[str, str | None]] = [
+        ("artist", t.artist), ("album", t.album), ("genre", t.genre),
+        ("tags", ", ".join(t.tags) or None), ("comment", t.comment), ("path", t.path),
+        ("status", t.status),
+        ("length", f"{_clock(t.duration)} (audible {t.audible_start:.2f}-{t.audible_end:.2f} s)"),
+        ("tempo", f"{t.tempo:.2f} BPM (confidence {t.tempo_confidence:.2f})"),
+        ("key", f"{t.key} {t.mode}, Camelot {t.camelot} (confidence {t.key_confidence:.2f})"),
+        ("loudness", f"{t.lufs:.1f} LUFS"),
+        ("analysis", f"version {t.analysis_version}, updated {t.updated_at}"),
+    ]
+    for name, value in fields:
+        if value:
+            console.print(f"  {name:<9} {value}", highlight=False, markup=False)
+    table = Table("cue", "time", "beat", "phrase", box=None, pad_edge=False)
+    for c in cues:
+        table.add_row(c.kind, f"{c.time:.2f}", str(c.beat_index), str(c.phrase))
+    console.print(f"  cues      {len(cues)}")
+    if cues:
+        console.print(table)
+    if t.lyrics:
+        first = t.lyrics.strip().splitlines()[0]
+        console.print(f"  lyrics    {first} ...", highlight=False, markup=False)
+    for f in failures:
+        console.print(f"  failure   {f.reason}: {f.detail} ({f.time})", markup=False)
+
+
+@cli.command()
+@_json_option
+@_home_option
+@click.pass_context
+def failures(ctx: click.Context, as_json: bool) -> None:
+    """List files that could not be added, and why."""
+    with Store(_settings(ctx)) as store:
+        rows = store.failures()
+    if as_json:
+        _echo_json([asdict(f) for f in rows])
+        return
+    table = Table("reason", "path", "detail", "time", box=None, pad_edge=False)
+    for f in rows:
+        table.add_row(f.reason, f.path, f.detail, f.time)
+    Console().print(table, markup=False)
+    click.echo(f"{len(rows)} failures")
+
+
+def _fetch_command(name: Literal["demo", "ci", "dev"], what: str) -> click.Command:
+    @click.option("--cache", type=click.Path(file_okay=False, path_type=Path),
+                  default=Path("music-cache"), show_default=True,
+                  help="Where downloaded packages are kept between runs.")
+    @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help=f"Where the tracks are laid out (default: CACHE/{name}).")
+    def command(cache: Path, dest: Path | None) -> None:
+        from radio.fetch import fetch_corpus
+
+        def say(message: str) -> None:
+            click.echo(message, err=True)
+
+        report = fetch_corpus(name, cache=cache, dest=dest or cache / name, progress=say)
+        click.echo(f"{report.tracks} tracks, {report.seconds / 3600:.2f} h, "
+                   f"{report.bytes / 1e6:.0f} MB in {report.dest}")
+
+    command.__doc__ = f"Fetch the {what} from Debian's archive into DEST, ready to ingest."
+    return click.command(f"fetch-{name}", short_help=f"Fetch the {what}.")(command)
+
+
+cli.add_command(_fetch_command("demo", "demo library"))
+cli.add_command(_fetch_command("ci", "CI test corpus"))
+cli.add_command(_fetch_command("dev", "development corpus"))
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def main() -> None:
+    """Console-script entry point (``radio``)."""
+    cli(prog_name="radio")
+
+
+if __name__ == "__main__":
+    main()
