@@ -40,34 +40,42 @@ __all__ = ["SCHEMA_VERSION", "Stamp", "Store"]
 
 SCHEMA_VERSION = 1
 
-_TRACK_COLUMNS: dict[str, type] = {
-    "id": int,
-    "path": str,
-    "content_hash": str,
-    "size": int,
-    "mtime": float,
-    "duration": float,
-    "title": str,
-    "artist": str,
-    "album": str,
-    "genre": str,
-    "comment": str,
-    "lyrics": str,
-    "tags": str,  # JSON list of strings
-    "analysis_version": int,
-    "status": str,  # ok | missing
-    "audible_start": float,
-    "audible_end": float,
-    "tempo": float,
-    "tempo_confidence": float,
-    "key": str,
-    "mode": str,
-    "key_confidence": float,
-    "camelot": str,
-    "lufs": float,
-    "added_at": str,
-    "updated_at": str,
-}
+# Ids are AUTOINCREMENT so that a deleted track's or cue's id is never handed out again:
+# cue ids are the FAISS ids of their embeddings, and plays/feedback will point at track ids.
+_SCHEMA_V1 = """
+CREATE TABLE tracks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    content_hash TEXT NOT NULL UNIQUE,  -- xxh3-128 hex; names features/<hash>.npz
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    duration REAL NOT NULL,
+    title TEXT NOT NULL,
+    artist TEXT, album TEXT, genre TEXT, comment TEXT, lyrics TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',  -- JSON list of strings
+    analysis_version INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'missing')),
+    audible_start REAL, audible_end REAL, tempo REAL, tempo_confidence REAL,
+    key TEXT, mode TEXT, key_confidence REAL, camelot TEXT, lufs REAL,
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE cues (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    track_id INTEGER NOT NULL REFERENCES tracks(id),
+    kind TEXT NOT NULL CHECK (kind IN ('exit', 'entry')),
+    time REAL NOT NULL,
+    beat_index INTEGER NOT NULL,
+    phrase INTEGER NOT NULL
+);
+CREATE INDEX cues_track_id ON cues(track_id);
+CREATE TABLE failures (
+    path TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    time TEXT NOT NULL
+);
+"""
 
 
 class Stamp(NamedTuple):
@@ -140,26 +148,7 @@ class Store:
             )
 
     def _create_v1(self) -> None:
-        tracks = self._table("tracks").create(
-            _TRACK_COLUMNS,
-            pk="id",
-            not_null=["path", "content_hash", "size", "mtime", "title", "status"],
-            defaults={"status": "ok", "tags": "[]"},
-        )
-        tracks.create_index(["path"], unique=True)
-        tracks.create_index(["content_hash"], unique=True)
-        cues = self._table("cues").create(
-            {"id": int, "track_id": int, "kind": str, "time": float, "beat_index": int,
-             "phrase": int},
-            pk="id",
-            not_null=["track_id", "kind", "time", "beat_index"],
-            foreign_keys=[("track_id", "tracks", "id")],
-        )
-        cues.create_index(["track_id"])
-        self._table("failures").create(
-            {"path": str, "reason": str, "detail": str, "time": str}, pk="path",
-            not_null=["reason"],
-        )
+        self._db.executescript(_SCHEMA_V1)
 
     def _table(self, name: str) -> Table:
         return self._db.table(name)
@@ -248,13 +237,18 @@ class Store:
 
     def cues(self, track_id: int) -> list[Cue]:
         """The track's exit and entry cues, in time order."""
+        return [cue for _, cue in self.cue_rows(track_id)]
+
+    def cue_rows(self, track_id: int) -> list[tuple[int, Cue]]:
+        """(cue id, cue) pairs in time order. A cue id is never reused: re-analysis gives
+        new cues new ids, so an index keyed by cue id can tell which entries are stale."""
         from radio.analysis import Cue
 
         rows = self._db.execute(
-            "SELECT kind, time, beat_index, phrase FROM cues WHERE track_id = ? "
+            "SELECT id, kind, time, beat_index, phrase FROM cues WHERE track_id = ? "
             "ORDER BY time, kind", [track_id],
         ).fetchall()
-        return [Cue(kind=k, time=t, beat_index=b, phrase=p) for k, t, b, p in rows]
+        return [(i, Cue(kind=k, time=t, beat_index=b, phrase=p)) for i, k, t, b, p in rows]
 
     # -- arrays ---------------------------------------------------------------------------
 

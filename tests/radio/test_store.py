@@ -151,3 +151,12 @@ def test_refuses_a_newer_schema_and_a_non_database(settings: Settings) -> None:
     settings.db_path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(ConfigError, match="not a usable SQLite database"):
         Store(settings)
+
+
+def test_cue_ids_are_never_reused(store: Store, rng) -> None:
+    t = save(store, rng, "/m/a.mp3", "aa" * 16)
+    first = [i for i, _ in store.cue_rows(t.id)]
+    save(store, rng, "/m/a.mp3", "bb" * 16)  # re-analysis replaces the cues
+    second = [i for i, _ in store.cue_rows(t.id)]
+    assert len(second) == 2 and min(second) > max(first)
+    assert [c for _, c in store.cue_rows(t.id)] == store.cues(t.id)
