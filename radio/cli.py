@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from radio import __version__
 from radio.config import Settings
@@ -151,7 +152,7 @@ def tracks(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     for t in rows:
         table.add_row(str(t.id), t.title, t.artist or "", f"{t.tempo:.1f}", t.camelot,
                       f"{t.lufs:.1f}", _clock(t.duration), t.status)
-    Console().print(table)
+    Console().print(table, markup=False, highlight=False)  # titles are user data, not markup
     click.echo(f"{len(rows)} tracks")
 
 
@@ -174,7 +175,7 @@ def show(ctx: click.Context, track: str, as_json: bool) -> None:
                     "failures": [asdict(f) for f in failures]})
         return
     console = Console()
-    console.print(f"[bold]{t.id}  {t.title}[/bold]", highlight=False)
+    console.print(Text(f"{t.id}  {t.title}", style="bold"))
     fields: list[tuple[str, str | None]] = [
         ("artist", t.artist), ("album", t.album), ("genre", t.genre),
         ("tags", ", ".join(t.tags) or None), ("comment", t.comment), ("path", t.path),
@@ -195,10 +196,11 @@ def show(ctx: click.Context, track: str, as_json: bool) -> None:
     if cues:
         console.print(table)
     if t.lyrics:
-        first = t.lyrics.strip().splitlines()[0]
+        first = (t.lyrics.strip().splitlines() or [""])[0]
         console.print(f"  lyrics    {first} ...", highlight=False, markup=False)
     for f in failures:
-        console.print(f"  failure   {f.reason}: {f.detail} ({f.time})", markup=False)
+        console.print(f"  failure   {f.reason}: {f.detail} ({f.time})", markup=False,
+                      highlight=False)
 
 
 @cli.command()
@@ -215,7 +217,7 @@ def failures(ctx: click.Context, as_json: bool) -> None:
     table = Table("reason", "path", "detail", "time", box=None, pad_edge=False)
     for f in rows:
         table.add_row(f.reason, f.path, f.detail, f.time)
-    Console().print(table, markup=False)
+    Console().print(table, markup=False, highlight=False)
     click.echo(f"{len(rows)} failures")
 
 

@@ -133,3 +133,16 @@ def test_fetch_commands_call_fetch_corpus(runner: CliRunner, tmp_path: Path,
     monkeypatch.setattr(radio.fetch, "fetch_corpus", broken)
     result = runner.invoke(cli, ["fetch-ci"])
     assert (result.exit_code, result.stderr) == (1, "Error: apt-get download failed: no network\n")
+
+
+def test_titles_that_look_like_markup_print_as_they_are(runner: CliRunner, settings,
+                                                       tmp_path: Path,
+                                                       make_track: MakeTrack) -> None:
+    make_track(tmp_path / "m" / "a.wav", seconds=6, seed=8)
+    (tmp_path / "m" / "a.tags.json").write_text(json.dumps({"title": "[/]odd [red]x",
+                                                            "lyrics": " \n"}))
+    assert runner.invoke(cli, ["ingest", "-w", "1", str(tmp_path / "m")]).exit_code == 0
+    for args in (["tracks"], ["show", "[/]odd"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert "[/]odd [red]x" in result.stdout
