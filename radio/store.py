@@ -321,12 +321,13 @@ class Store:
         """
         self._write_features(content_hash, analysis)
         now = _now()
+        # float()/int(): numpy scalars (np.float32) cannot be bound as SQLite parameters.
         row: dict[str, Any] = {
             "path": path,
             "content_hash": content_hash,
             "size": size,
             "mtime": mtime,
-            "duration": analysis.duration,
+            "duration": float(analysis.duration),
             "title": tags.title,
             "artist": tags.artist,
             "album": tags.album,
@@ -334,17 +335,17 @@ class Store:
             "comment": tags.comment,
             "lyrics": tags.lyrics,
             "tags": json.dumps(list(tags.tags), ensure_ascii=False),
-            "analysis_version": analysis.version,
+            "analysis_version": int(analysis.version),
             "status": "ok",
-            "audible_start": analysis.audible_start,
-            "audible_end": analysis.audible_end,
-            "tempo": analysis.tempo,
-            "tempo_confidence": analysis.tempo_confidence,
-            "key": analysis.key,
-            "mode": analysis.mode,
-            "key_confidence": analysis.key_confidence,
-            "camelot": analysis.camelot,
-            "lufs": analysis.lufs,
+            "audible_start": float(analysis.audible_start),
+            "audible_end": float(analysis.audible_end),
+            "tempo": float(analysis.tempo),
+            "tempo_confidence": float(analysis.tempo_confidence),
+            "key": str(analysis.key),
+            "mode": str(analysis.mode),
+            "key_confidence": float(analysis.key_confidence),
+            "camelot": str(analysis.camelot),
+            "lufs": float(analysis.lufs),
             "updated_at": now,
         }
         old_hash: str | None = None

@@ -21,7 +21,8 @@ def analysis(rng: np.random.Generator, *, duration: float = 30.0) -> Analysis:
         version=ANALYSIS_VERSION, duration=duration, audible_start=0.25,
         audible_end=duration - 0.5, tempo=123.4, tempo_confidence=0.8, beats=beats,
         downbeats=beats[::4], key="F#", mode="minor", key_confidence=0.6, camelot="11A",
-        lufs=-12.5, loudness_curve=rng.normal(-14, 2, 300).astype(np.float32), loudness_hop=0.1,
+        lufs=np.float32(-12.5),  # a numpy scalar, as analysis may well return
+        loudness_curve=rng.normal(-14, 2, 300).astype(np.float32), loudness_hop=0.1,
         summary=rng.normal(size=8).astype(np.float32),
         summary_names=tuple(f"f{i}" for i in range(8)),
         cues=[Cue("entry", float(beats[0]), 0, 32), Cue("exit", float(beats[32]), 32, 16)],
