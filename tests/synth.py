@@ -324,6 +324,8 @@ class Piece:
     y: np.ndarray  # float32 (2, n)
     key: str  # mir_eval form, e.g. "Bb major"
     bpm: float
+    bar_starts: np.ndarray  # seconds: where each notated bar begins (a pickup bar excluded)
+    beats_per_bar: int  # quarter notes per bar of the first time signature (0 if unknown)
 
 
 def declared_key(score: Any) -> str | None:
@@ -361,4 +363,10 @@ def corpus_piece(
         return None
     wav = cache / f"{path.replace('/', '_')}-{bars}-{bpm:g}-p{program}.wav"
     y = render_score(score, bpm=bpm, out_wav=wav, program=program)
-    return Piece(name=path, y=y, key=truth, bpm=bpm)
+    measures = score.parts[0].getElementsByClass("Measure")
+    bar = float(measures[-1].barDuration.quarterLength) if len(measures) else 0.0
+    starts = [float(m.offset) for m in measures
+              if abs(float(m.duration.quarterLength) - bar) < 1e-6 or m is not measures[0]]
+    return Piece(name=path, y=y, key=truth, bpm=bpm,
+                 bar_starts=np.array(starts) * 60.0 / bpm,
+                 beats_per_bar=round(bar) if float(bar).is_integer() else 0)
