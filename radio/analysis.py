@@ -111,8 +111,10 @@ def _channels(y: Array) -> Array:
     x = np.asarray(y, dtype=np.float32)
     if x.ndim == 1:
         x = x[None, :]
-    if x.ndim != 2 or x.shape[1] == 0:
+    if x.ndim != 2 or x.shape[0] == 0:
         raise AnalysisError("bad-shape", f"expected (n,) or (channels, n) samples, got {x.shape}")
+    if x.shape[1] == 0:
+        raise AnalysisError("too-short", "no samples")
     if not np.isfinite(x).all():
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
     return x
@@ -164,7 +166,7 @@ def _k_weighting(sr: int) -> Array:
     return np.array([np.r_[f.b, f.a] for f in stages], dtype=np.float32)
 
 
-def loudness(*, y: Array, sr: int, hop: float = LOUDNESS_HOP_S) -> tuple[float, Array]:
+def loudness(*, y: Array, sr: int, hop_s: float = LOUDNESS_HOP_S) -> tuple[float, Array]:
     """Integrated loudness and the short-term loudness curve, per ITU-R BS.1770-4.
 
     Channels are K-weighted and their mean squares summed (weights 1.0 for L/R/C, 1.41 for
@@ -177,8 +179,8 @@ def loudness(*, y: Array, sr: int, hop: float = LOUDNESS_HOP_S) -> tuple[float, 
         Samples, (n,) or (channels, n), full scale = 1.0.
     sr : int
         Sample rate in Hz.
-    hop : float
-        Seconds between short-term values; must be a multiple of 0.1 s.
+    hop_s : float
+        Seconds between short-term values; rounded to a multiple of 0.1 s.
 
     Returns
     -------
@@ -186,7 +188,7 @@ def loudness(*, y: Array, sr: int, hop: float = LOUDNESS_HOP_S) -> tuple[float, 
         Integrated loudness in LUFS; ``LUFS_FLOOR`` when no block passes the gates.
     curve : np.ndarray
         float32 short-term loudness (3 s window) in LUFS, floored at ``LUFS_FLOOR``; value ``i``
-        is the window centred on ``i * hop`` seconds, truncated at the ends of ``y``.
+        is the window centred on ``i * hop_s`` seconds, truncated at the ends of ``y``.
     """
     x = _channels(y)
     kw = scipy.signal.sosfilt(_k_weighting(sr), x, axis=-1)
@@ -207,7 +209,7 @@ def loudness(*, y: Array, sr: int, hop: float = LOUDNESS_HOP_S) -> tuple[float, 
             keep = z[:, (block > rel) & (block > LUFS_FLOOR)]
             if keep.shape[1]:
                 lufs = float(-0.691 + 10 * np.log10(np.sum(gains[:, 0] * keep.mean(axis=1))))
-        step = max(1, round(hop / 0.1))
+        step = max(1, round(hop_s / 0.1))
         half = round(SHORT_TERM_S / 0.1) // 2
         p = np.concatenate([[0.0], np.cumsum(np.sum(gains * z_seg, axis=0))])
         centres = np.arange(0, n_seg + 1, step)

@@ -8,6 +8,8 @@ import mir_eval
 import numpy as np
 import pyloudnorm
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from radio.analysis import (
     PITCHES,
@@ -246,3 +248,39 @@ def test_mono_and_stereo_agree() -> None:
 def test_bad_shape_is_an_analysis_error() -> None:
     with pytest.raises(AnalysisError, match="bad-shape"):
         analyse(y=np.zeros((2, 3, 4), np.float32), sr=SR)
+
+
+def test_empty_input_is_too_short() -> None:
+    with pytest.raises(AnalysisError) as err:
+        analyse(y=np.zeros((2, 0), np.float32), sr=SR)
+    assert err.value.reason == "too-short"
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seconds=st.floats(min_value=0.5, max_value=9.0),
+    level_db=st.floats(min_value=-80.0, max_value=6.0),
+    tone=st.floats(min_value=30.0, max_value=8000.0),
+    channels=st.sampled_from([1, 2]),
+    seed=st.integers(min_value=0, max_value=2**16),
+)
+def test_any_input_gives_a_well_formed_analysis_or_an_analysis_error(
+    seconds: float, level_db: float, tone: float, channels: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    y = 10 ** (level_db / 20) * (0.5 * np.sin(2 * np.pi * tone * t) + 0.5 * rng.standard_normal(n))
+    y = np.stack([y] * channels).astype(np.float32) if channels == 2 else y.astype(np.float32)
+    try:
+        a = analyse(y=y, sr=SR)
+    except AnalysisError as err:
+        assert err.reason in ("silent", "too-short")
+        return
+    assert 0 <= a.audible_start < a.audible_end <= a.duration + 1e-9
+    assert a.audible_end - a.audible_start >= 5.0
+    assert np.all(np.diff(a.beats) > 0) and np.isin(a.downbeats, a.beats).all()
+    assert a.tempo >= 0 and 0 <= a.tempo_confidence <= 1 and 0 <= a.key_confidence <= 1
+    assert a.camelot == camelot(a.key, a.mode)
+    assert np.isfinite(a.lufs) and np.isfinite(a.summary).all()
+    assert all(a.beats[c.beat_index] == c.time for c in a.cues)
