@@ -246,9 +246,20 @@ cli.add_command(_fetch_command("ci", "CI test corpus"))
 cli.add_command(_fetch_command("dev", "development corpus"))
 
 
+def _register_model_commands() -> None:
+    # Imported here: radio.cli_model imports this module's option helpers.
+    from radio.cli_model import embed_cmd, eval_cmd, train_cmd
+
+    for command in (train_cmd, eval_cmd, embed_cmd):
+        cli.add_command(command)
+
+
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes}:{secs:02d}"
+
+
+_register_model_commands()
 
 
 def main() -> None:

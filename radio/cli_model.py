@@ -1,0 +1,170 @@
+"""``radio train``, ``radio eval`` and ``radio embed``: the continuation model's commands.
+
+Registered on the `radio.cli` group; each parses options, calls `radio.modeling` or `ranking`,
+and prints the result (JSON with ``--json``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from radio.cli import _echo_json, _home_option, _json_option, _settings, _stderr
+
+__all__ = ["embed_cmd", "eval_cmd", "train_cmd"]
+
+
+def _bar(label: str) -> Progress:
+    console = _stderr()
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
+                    disable=not console.is_terminal, transient=True)
+
+
+@click.command("train")
+@click.option("--epochs", type=click.IntRange(min=1), default=12, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=150,
+              show_default=True, help="Optimiser steps per epoch.")
+@click.option("--batch", "batch_size", type=click.IntRange(min=4), default=96, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the last interrupted run.")
+@click.option("--holdout", multiple=True, metavar="PATTERN",
+              help="Leave out every track whose album or path contains PATTERN (repeatable).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Checkpoint path (default: RADIO_HOME/models/continuation.pt).")
+@click.option("--ship", is_flag=True,
+              help="Also copy the result into the package as its default weights.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Decoding processes (default: every core).")
+@_json_option
+@_home_option
+@click.pass_context
+def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size: int,
+              seed: int, resume: bool, holdout: tuple[str, ...], out: Path | None, ship: bool,
+              workers: int | None, as_json: bool) -> None:
+    """Train the continuation model on the library's own songs, cut into clip pairs."""
+    from radio.modeling import load_model_inputs, model_path
+    from ranking.model import ModelConfig
+    from ranking.pairs import split_tracks
+    from ranking.train import TrainConfig, train
+
+    settings = _settings(ctx)
+    out = out or model_path(settings)
+    mcfg = ModelConfig()
+    tcfg = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
+                       seed=seed)
+    with _bar("decode") as bar:
+        task = bar.add_task("decode", total=None, info="")
+        inputs = load_model_inputs(settings, cfg=mcfg, holdout=holdout, workers=workers,
+                                   progress=lambda d, t: bar.update(task, completed=d, total=t))
+    tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=seed)
+    with _bar("train") as bar:
+        task = bar.add_task("train", total=None, info="")
+
+        def progress(step: int, total: int, info: dict[str, float]) -> None:
+            bar.update(task, completed=step, total=total, info=f"loss {info['loss']:.3f}")
+
+        result = train(tr, val, out=out, model_cfg=mcfg, cfg=tcfg, resume=resume,
+                       progress=progress)
+    from ranking.model import ContinuationModel
+
+    model = ContinuationModel.load(out)
+    model.meta["holdout"] = list(holdout)
+    # Content hashes of everything it learned from: `radio eval` refuses to score them.
+    model.meta["train_track_hashes"] = [t.track_id for t in tr + val]
+    model.save(out)
+    if ship:
+        target = resources.files("ranking").joinpath("weights", "continuation.pt")
+        with resources.as_file(target) as dest:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(out, dest)
+    summary = {"checkpoint": str(out), "train_tracks": len(tr), "val_tracks": len(val),
+               "held_out_tracks": len(inputs.test), "seconds": round(result.seconds, 1),
+               "scale": result.scale, "bias": result.bias, "history": result.history}
+    if as_json:
+        _echo_json(summary)
+        return
+    last = result.history[-1]
+    click.echo(f"trained on {len(tr)} tracks ({len(val)} for calibration) in "
+               f"{result.seconds / 60:.1f} min -> {out}")
+    click.echo(f"validation AUC vs other songs {last['val_auc_easy']:.3f}, "
+               f"vs the same song {last['val_auc_same']:.3f}")
+
+
+@click.command("eval")
+@click.option("--model", "model_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Checkpoint (default: the library's, else the shipped one).")
+@click.option("--holdout", multiple=True, metavar="PATTERN",
+              help="Evaluate on tracks whose album or path contains PATTERN (default: the "
+                   "patterns the model was trained without; else every track).")
+@click.option("--anchors", type=click.IntRange(min=10), default=500, show_default=True)
+@click.option("--no-baselines", is_flag=True, help="Skip the (slow) handcrafted baselines.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_json_option
+@_home_option
+@click.pass_context
+def eval_cmd(ctx: click.Context, model_file: Path | None, holdout: tuple[str, ...],
+             anchors: int, no_baselines: bool, seed: int, as_json: bool) -> None:
+    """Score held-out tracks with the model and two baselines, side by side."""
+    from radio.errors import RadioError
+    from radio.modeling import load_model_inputs, resolve_model
+    from ranking.evaluate import build_eval_set, evaluate
+
+    settings = _settings(ctx)
+    model = resolve_model(settings, model_file)
+    patterns = holdout or tuple(model.meta.get("holdout", ()))
+    cfg = model.config
+    inputs = load_model_inputs(settings, cfg=cfg, holdout=patterns, keep_audio=not patterns)
+    test = inputs.test if patterns else inputs.train
+    trained_on = set(model.meta.get("train_track_hashes", ()))
+    leaked = [t.track_id for t in test if t.track_id in trained_on]
+    if leaked:
+        raise RadioError(f"{len(leaked)} evaluation tracks were used to train this model; "
+                         "pick held-out music with --holdout")
+    ev = build_eval_set(test, clip_hops=cfg.clip_hops, hop=cfg.hop, sr=cfg.sr,
+                        n_anchors=anchors, seed=seed)
+    t0 = time.perf_counter()
+    result = evaluate(model, ev, baselines=not no_baselines, seed=seed)
+    report = {"tracks": len(test), "groups": sorted({t.group for t in test}),
+              "anchors": anchors, "seconds": round(time.perf_counter() - t0, 1),
+              "scorers": result}
+    if as_json:
+        _echo_json(report)
+        return
+    table = Table("scorer", "R@1 other", "AUC other", "R@1 same", "AUC same", "ECE",
+                  box=None, pad_edge=False)
+    for name, m in result.items():
+        ece = f"{m['ece']:.3f}" if "ece" in m else "-"
+        table.add_row(name, f"{m['recall1_other']:.3f}", f"{m['auc_other']:.3f}",
+                      f"{m['recall1_same']:.3f}", f"{m['auc_same']:.3f}", ece)
+    Console().print(table)
+    m = result["model"]
+    click.echo(f"{len(test)} held-out tracks, {anchors} anchors; "
+               f"10k pairs from embeddings in {m['ms_per_10k_pairs_from_embeddings']:.2f} ms, "
+               f"{m['clips_embedded_per_s']:.0f} clips embedded/s")
+
+
+@click.command("embed")
+@click.option("--model", "model_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Checkpoint (default: the library's, else the shipped one).")
+@_json_option
+@_home_option
+@click.pass_context
+def embed_cmd(ctx: click.Context, model_file: Path | None, as_json: bool) -> None:
+    """Embed every track's exit and entry cues into the FAISS cue index (incremental)."""
+    from radio.modeling import embed_library
+
+    settings = _settings(ctx)
+    report = embed_library(settings, model_file=model_file)
+    if as_json:
+        _echo_json(report)
+        return
+    click.echo(f"embedded {report['tracks_embedded']} tracks ({report['cues_embedded']} cues) "
+               f"in {report['seconds']:.1f} s; index holds {report['index_vectors']} vectors")

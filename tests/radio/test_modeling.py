@@ -1,0 +1,115 @@
+"""The library side of the model: ingest generated songs, train, evaluate held out, embed cues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from radio.cli import cli
+from radio.config import Settings
+from radio.modeling import cue_clips, is_held_out, load_model_inputs, model_path
+from radio.store import Store
+from ranking.index import CueIndex
+from ranking.model import ModelConfig
+from tests.ranking.music import song
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Three albums of generated songs, ingested: (music root, RADIO_HOME)."""
+    root = tmp_path_factory.mktemp("music")
+    home = tmp_path_factory.mktemp("home")
+    rng = np.random.default_rng(11)
+    for album in ("alpha", "beta", "gamma"):
+        (root / album).mkdir()
+        for i in range(4):
+            y, _ = song(rng, seconds=45, sr=22050, bpm=float(rng.uniform(95, 135)))
+            sf.write(root / album / f"{album}-{i}.wav", np.stack([y, y], 1), 22050)
+    res = CliRunner().invoke(cli, ["--home", str(home), "ingest", str(root), "-w", "1"])
+    assert res.exit_code == 0, res.output
+    return root, home
+
+
+def test_inputs_split_whole_albums_and_cut_on_beats(library: tuple[Path, Path]):
+    _, home = library
+    cfg = ModelConfig()
+    inputs = load_model_inputs(Settings(home=home), cfg=cfg, holdout=["gamma"], workers=1)
+    assert len(inputs.test) == 4 and {t.group for t in inputs.test} == {"gamma"}
+    assert len(inputs.train) == 8 and "gamma" not in {t.group for t in inputs.train}
+    assert all(t.audio is not None for t in inputs.test)
+    assert all(t.audio is None for t in inputs.train)
+    for t in inputs.train:
+        assert t.cuts.size > 10  # beats every ~0.5 s over ~37 s of usable song
+        assert t.cuts.min() >= cfg.clip_hops and t.cuts.max() + cfg.clip_frames <= t.mel.shape[1]
+
+
+def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
+    _, home = library
+    runner = CliRunner()
+    res = runner.invoke(cli, ["--home", str(home), "train", "--epochs", "1", "--steps", "6",
+                              "--batch", "6", "--holdout", "gamma", "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    assert info["held_out_tracks"] == 4 and info["train_tracks"] + info["val_tracks"] == 8
+    settings = Settings(home=home)
+    assert model_path(settings).exists()
+
+    res = runner.invoke(cli, ["--home", str(home), "eval", "--anchors", "20", "--no-baselines",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["groups"] == ["gamma"] and report["tracks"] == 4
+    m = report["scorers"]["model"]
+    assert 0.0 <= m["recall1_other"] <= 1.0 and 0.0 <= m["ece"] <= 1.0
+
+    # evaluating on training music is refused
+    res = runner.invoke(cli, ["--home", str(home), "eval", "--holdout", "alpha"])
+    assert res.exit_code == 1 and "used to train" in res.output
+
+    res = runner.invoke(cli, ["--home", str(home), "embed", "--json"])
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.output)
+    with Store(settings) as store:
+        cue_ids = {cid for t in store.tracks() for cid, _ in store.cue_rows(t.id)}
+    assert first["tracks_embedded"] == 12 and first["index_vectors"] == len(cue_ids)
+    again = json.loads(runner.invoke(cli, ["--home", str(home), "embed", "--json"]).output)
+    assert again["tracks_embedded"] == 0  # incremental: nothing new
+    from radio.modeling import model_id, resolve_model
+
+    model = resolve_model(settings)
+    index = CueIndex.load(settings.indexes_dir, dim=model.config.dim, model_id=model_id(model))
+    assert set(index.ids("exit")) | set(index.ids("entry")) == cue_ids
+    vec = index.vectors("exit", index.ids("exit")[:3])
+    np.testing.assert_allclose(np.linalg.norm(vec, axis=1), 1.0, atol=1e-5)
+
+
+def test_cue_clips_pad_with_silence_beyond_the_ends():
+    from radio.analysis import Cue
+
+    y = np.ones(10 * 100, dtype=np.float32)  # 10 s at 100 Hz
+    cues = [(1, Cue("exit", 2.0, 0, 8)), (2, Cue("entry", 9.0, 0, 8))]
+    exits, entries, exit_ids, entry_ids = cue_clips(y, 100, cues, seconds=4.0)
+    assert exit_ids == [1] and entry_ids == [2]
+    assert exits[0][:200].sum() == 0 and exits[0][200:].sum() == 200
+    assert entries[0][:100].sum() == 100 and entries[0][100:].sum() == 0
+
+
+def test_holdout_patterns_match_album_or_path_component():
+    from dataclasses import replace
+
+    from radio.records import Track
+
+    base = Track(id=1, path="/m/nexuiz-music/a.ogg", content_hash="h", size=1, mtime=0,
+                 duration=1, title="a", artist=None, album="Nexuiz", genre=None, comment=None,
+                 lyrics=None, tags=(), analysis_version=1, status="ok", audible_start=0,
+                 audible_end=1, tempo=120, tempo_confidence=1, key="C", mode="major",
+                 key_confidence=1, camelot="8B", lufs=-14, added_at="", updated_at="")
+    assert is_held_out(base, ["nexuiz"])
+    assert is_held_out(replace(base, path="/m/x/a.ogg"), ["NEXUIZ"])
+    assert not is_held_out(replace(base, album=None, path="/m/x/a.ogg"), ["nexuiz"])
+    assert not is_held_out(base, [""])
