@@ -60,6 +60,10 @@ class ModelConfig:
     # Pooling windows, in frames counted from the cut: [0,2), [2,6), [6,18), [18,50), [50,end).
     pool_edges: tuple[int, ...] = (0, 2, 6, 18, 50)
     dropout: float = 0.1
+    # The seam re-ranker sees the last/first ``seam_frames`` frames of A/B side by side;
+    # 0 turns it off (the two-tower score alone).
+    seam_frames: int = 12
+    seam_channels: int = 32
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -143,8 +147,40 @@ class Tower(nn.Module):
         return out
 
 
+class Seam(nn.Module):
+    """Pairwise re-ranker: a small 2-D CNN over A's last and B's first frames side by side.
+
+    It judges the join itself (does what sounds at the end of A go on at the start of B?),
+    which the towers, each seeing one side, can only approximate. Convolution over frequency
+    makes it shift-invariant in pitch, so it generalises across composers and keys.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c = cfg.seam_channels
+        self.k = cfg.seam_frames
+        self.c1 = nn.Conv2d(1, c, 3, padding=1)
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.c3 = nn.Conv2d(c, c, 3, padding=1)
+        self.head = nn.Linear(2 * c, 1)
+
+    def forward(self, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+        """(n, n_mels, k) each, standardised log-mel -> (n,) logits."""
+        x = torch.cat([tail, head], -1)[:, None]
+        h = F.max_pool2d(F.gelu(self.c1(x)), 2)
+        h = F.max_pool2d(F.gelu(self.c2(h)), 2)
+        h = F.gelu(self.c3(h))
+        mid = h.shape[-1] // 2
+        near = h[..., max(0, mid - 2) : mid + 2].mean((2, 3))
+        out: torch.Tensor = self.head(torch.cat([near, h.amax((2, 3))], 1))[:, 0]
+        return out
+
+
 class ContinuationNet(nn.Module):
-    """The trainable part: front end, exit tower, entry tower, calibration (scale, bias)."""
+    """The trainable part: front end, exit tower, entry tower, two-tower calibration
+    (scale, bias), and the optional seam re-ranker with its own calibration."""
+
+    seam_cal: torch.Tensor
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -154,6 +190,21 @@ class ContinuationNet(nn.Module):
         self.entry_tower = Tower(cfg)
         self.log_scale = nn.Parameter(torch.tensor(math.log(10.0)))
         self.bias = nn.Parameter(torch.tensor(0.0))
+        self.seam = Seam(cfg) if cfg.seam_frames > 0 else None
+        # z = seam(tail, head) + seam_w * <e_A, e_B> + seam_b; P = sigmoid(a * z + b), (a, b)
+        # fitted after training (Platt) and kept as a buffer.
+        self.seam_w = nn.Parameter(torch.tensor(10.0))
+        self.seam_b = nn.Parameter(torch.tensor(0.0))
+        self.register_buffer("seam_cal", torch.tensor([1.0, 0.0]))
+
+    def seam_logit(self, dots: torch.Tensor, tail: torch.Tensor,
+                   head: torch.Tensor) -> torch.Tensor:
+        """Uncalibrated joint logit from tower inner products and the frames at the cut."""
+        assert self.seam is not None
+        k = self.cfg.seam_frames
+        out: torch.Tensor = (self.seam(tail[..., -k:], head[..., :k]) + self.seam_w * dots
+                             + self.seam_b)
+        return out
 
     def embed_exit_mel(self, mel: torch.Tensor) -> torch.Tensor:
         """(batch, n_mels, clip_frames), time running forward, cut at the end."""
@@ -258,29 +309,66 @@ class ContinuationModel:
         save_checkpoint(self.net, path, meta=self.meta)
 
     # -- inference --------------------------------------------------------------------------
-    def _embed(self, clips: list[np.ndarray], sr: int, side: str) -> np.ndarray:
+    @property
+    def has_seam(self) -> bool:
+        return self.net.seam is not None
+
+    def features(self, clips: list[np.ndarray], sr: int, side: str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings (n, dim), seam frames (n, n_mels, seam_frames) float16) per clip.
+
+        The seam frames are the standardised log-mel frames next to the cut (A's last, B's
+        first); with the embeddings they are all a pair needs to be scored, so they can be
+        stored per cue. Without a seam re-ranker the frames array has zero width.
+        """
         cfg = self.config
         ys = [prepare_clip(c, sr, cfg=cfg, side=side) for c in clips]
-        out = np.zeros((len(ys), cfg.dim), dtype=np.float32)
+        k = cfg.seam_frames if self.has_seam else 0
+        emb = np.zeros((len(ys), cfg.dim), dtype=np.float32)
+        seam = np.zeros((len(ys), cfg.n_mels, k), dtype=np.float16)
         with torch.inference_mode():
             for i in range(0, len(ys), self.batch_size):
                 batch = torch.from_numpy(np.stack(ys[i : i + self.batch_size]))
                 mel = self.net.logmel(batch)
                 e = (self.net.embed_exit_mel(mel) if side == "exit"
                      else self.net.embed_entry_mel(mel))
-                out[i : i + len(batch)] = e.numpy()
-        return out
+                emb[i : i + len(batch)] = e.numpy()
+                if k:
+                    edge = mel[..., -k:] if side == "exit" else mel[..., :k]
+                    seam[i : i + len(batch)] = edge.numpy().astype(np.float16)
+        return emb, seam
 
     def embed_exits(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
         """L2-normalised float32 rows, one per clip; the clip's last seconds are used."""
-        return self._embed(list(clips), sr, "exit")
+        return self.features(list(clips), sr, "exit")[0]
 
     def embed_entries(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
         """L2-normalised float32 rows, one per clip; the clip's first seconds are used."""
-        return self._embed(list(clips), sr, "entry")
+        return self.features(list(clips), sr, "entry")[0]
+
+    def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
+                       seam_b: np.ndarray) -> np.ndarray:
+        """P for paired rows of stored features (see `features`); the full model."""
+        dots = np.einsum("ij,ij->i", e_a, e_b)
+        if not self.has_seam:
+            return self.probability(dots)
+        out = np.zeros(len(dots), dtype=np.float32)
+        a, b = self.net.seam_cal.tolist()
+        with torch.inference_mode():
+            for i in range(0, len(dots), 1024):
+                sl = slice(i, i + 1024)
+                z = self.net.seam_logit(torch.from_numpy(dots[sl].astype(np.float32)),
+                                        torch.from_numpy(seam_a[sl].astype(np.float32)),
+                                        torch.from_numpy(seam_b[sl].astype(np.float32)))
+                out[sl] = torch.sigmoid(a * z + b).numpy()
+        return out
 
     def probability(self, dots: np.ndarray) -> np.ndarray:
-        """P from inner products of exit and entry embeddings (any shape)."""
+        """The two-tower P from inner products of exit and entry embeddings (any shape).
+
+        Monotone in the inner product, so FAISS retrieval by inner product ranks by it; the
+        seam re-ranker (`score_features`, `score_pairs`) refines it for chosen pairs.
+        """
         z = self.scale * np.asarray(dots, dtype=np.float64) + self.bias
         return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
 
@@ -291,14 +379,14 @@ class ContinuationModel:
 
     def score_pairs(self, a_clips: list[np.ndarray], b_clips: list[np.ndarray],
                     sr: int) -> np.ndarray:
-        """P(b_i follows a_i) for each i, float32 of shape (len(a_clips),)."""
+        """P(b_i follows a_i) for each i, float32 of shape (len(a_clips),); the full model."""
         if len(a_clips) != len(b_clips):
             raise ClipError(f"{len(a_clips)} A clips but {len(b_clips)} B clips; pair them 1:1")
         if not len(a_clips):
             return np.zeros(0, dtype=np.float32)
-        e_a = self.embed_exits(a_clips, sr)
-        e_b = self.embed_entries(b_clips, sr)
-        return self.probability((e_a * e_b).sum(1))
+        e_a, s_a = self.features(list(a_clips), sr, "exit")
+        e_b, s_b = self.features(list(b_clips), sr, "entry")
+        return self.score_features(e_a, s_a, e_b, s_b)
 
 
 def save_checkpoint(net: ContinuationNet, path: str | Path, *,

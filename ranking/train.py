@@ -112,27 +112,43 @@ def _step_loss(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n:
                gain_jitter_db: float, rng: np.random.Generator) -> torch.Tensor:
     batch = sampler.sample(n)
     gain = rng.uniform(-gain_jitter_db, gain_jitter_db, size=n)
-    e_a = net.embed_exit_mel(batcher(sampler.windows(batch.a), gain))
-    e_b = net.embed_entry_mel(batcher(sampler.windows(batch.b), gain))
-    hard_rows = [batch.neg["same"], batch.neg["similar"]]
-    hard = np.concatenate(hard_rows)
+    mel_a = batcher(sampler.windows(batch.a), gain)
+    mel_b = batcher(sampler.windows(batch.b), gain)
+    e_a = net.embed_exit_mel(mel_a)
+    e_b = net.embed_entry_mel(mel_b)
+    hard = np.concatenate([batch.neg["same"], batch.neg["similar"]])
     present = torch.from_numpy(hard[:, 0] >= 0).to(e_a.device)
-    hard_gain = np.concatenate([gain, gain])
-    e_h = net.embed_entry_mel(batcher(sampler.windows(hard), hard_gain))
+    mel_h = batcher(sampler.windows(hard), np.concatenate([gain, gain]))
+    e_h = net.embed_entry_mel(mel_h)
     scale = net.log_scale.exp()
     cand = torch.cat([e_b, e_h], 0)
     logits = scale * e_a @ cand.T
     logits[:, n:] = logits[:, n:].masked_fill(~present[None, :], float("-inf"))
     target = torch.arange(n, device=e_a.device)
-    loss_a = F.cross_entropy(logits, target)
-    loss_b = F.cross_entropy(scale * e_b @ e_a.T, target)
-    return 0.5 * (loss_a + loss_b)
+    loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(scale * e_b @ e_a.T, target))
+    if net.seam is None:
+        return loss
+    # Seam re-ranker: binary cross-entropy on the true continuation against the hard
+    # negatives and an in-batch easy one (the next anchor's B), the towers' inner products
+    # entering as a fixed input (the re-ranker must not pull the retrieval space about).
+    rolled = torch.roll(torch.arange(n, device=e_a.device), 1)
+    dots_pos = (e_a * e_b).sum(1).detach()
+    dots_hard = (e_a.repeat(2, 1) * e_h).sum(1).detach()
+    dots_easy = (e_a * e_b[rolled]).sum(1).detach()
+    z_pos = net.seam_logit(dots_pos, mel_a, mel_b)
+    z_hard = net.seam_logit(dots_hard, mel_a.repeat(2, 1, 1), mel_h)[present]
+    z_easy = net.seam_logit(dots_easy, mel_a, mel_b[rolled])
+    z_neg = torch.cat([z_hard, z_easy])
+    seam_loss = (F.binary_cross_entropy_with_logits(z_pos, torch.ones_like(z_pos))
+                 + F.binary_cross_entropy_with_logits(z_neg, torch.zeros_like(z_neg)))
+    return loss + seam_loss
 
 
-def _pair_dots(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
-               kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Inner products of n positives and of n negatives of ``kind`` (drawn by the sampler)."""
-    pos, neg = [], []
+def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
+                 kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For n positives and n negatives of ``kind``: (tower dots pos, neg, seam logits pos,
+    neg); the seam arrays are empty without a re-ranker."""
+    dp, dn, zp, zn = [], [], [], []
     net.eval()
     with torch.inference_mode():
         done = 0
@@ -140,21 +156,30 @@ def _pair_dots(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n:
             m = min(128, n - done)
             batch = sampler.sample(m)
             rows = batch.neg[kind]
-            ok = rows[:, 0] >= 0
-            e_a = net.embed_exit_mel(batcher(sampler.windows(batch.a)))
-            e_b = net.embed_entry_mel(batcher(sampler.windows(batch.b)))
-            e_n = net.embed_entry_mel(batcher(sampler.windows(rows)))
-            pos.append((e_a * e_b).sum(1).cpu().numpy())
-            neg.append((e_a * e_n).sum(1).cpu().numpy()[ok])
+            ok = torch.from_numpy(rows[:, 0] >= 0)
+            mel_a = batcher(sampler.windows(batch.a))
+            mel_b = batcher(sampler.windows(batch.b))
+            mel_n = batcher(sampler.windows(rows))
+            e_a = net.embed_exit_mel(mel_a)
+            pos = (e_a * net.embed_entry_mel(mel_b)).sum(1)
+            neg = (e_a * net.embed_entry_mel(mel_n)).sum(1)
+            dp.append(pos.cpu().numpy())
+            dn.append(neg.cpu().numpy()[ok.numpy()])
+            if net.seam is not None:
+                zp.append(net.seam_logit(pos, mel_a, mel_b).cpu().numpy())
+                zn.append(net.seam_logit(neg, mel_a, mel_n).cpu().numpy()[ok.numpy()])
             done += m
-    return np.concatenate(pos), np.concatenate(neg)
+    empty = np.zeros(0, dtype=np.float32)
+    return (np.concatenate(dp), np.concatenate(dn),
+            np.concatenate(zp) if zp else empty, np.concatenate(zn) if zn else empty)
 
 
-def calibrate(dots: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+def calibrate(dots: np.ndarray, labels: np.ndarray, *,
+              init_scale: float = 10.0) -> tuple[float, float]:
     """Platt scaling: (scale, bias) minimising log loss of sigmoid(scale * dot + bias)."""
     x = torch.from_numpy(dots.astype(np.float64))
     y = torch.from_numpy(labels.astype(np.float64))
-    a = torch.tensor(10.0, dtype=torch.float64, requires_grad=True)
+    a = torch.tensor(init_scale, dtype=torch.float64, requires_grad=True)
     b = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([a, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
@@ -173,10 +198,15 @@ def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
     """Fraction of positives scoring above an easy and a same-song negative (AUC estimates)."""
     out: dict[str, float] = {}
     for kind in ("easy", "same"):
-        pos, neg = _pair_dots(net, sampler, batcher, n, kind)
-        k = min(len(pos), len(neg))
-        out[f"val_auc_{kind}"] = float((pos[:k, None] > neg[None, :k]).mean()) if k else 0.0
+        pos, neg, zpos, zneg = _pair_scores(net, sampler, batcher, n, kind)
+        out[f"val_auc_{kind}"] = _auc(pos, neg)
+        if zpos.size:
+            out[f"val_auc_{kind}_seam"] = _auc(zpos, zneg)
     return out
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    return float((pos[:, None] > neg[None, :]).mean()) if pos.size and neg.size else 0.0
 
 
 def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Path,
@@ -251,16 +281,18 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
     # songs and half from the same song elsewhere (the mix `ranking.evaluate` measures ECE on).
     val_sampler = sampler_for(val_tracks, cfg.seed + 200)
     n = cfg.calib_pairs
-    pos, neg_e = _pair_dots(net, val_sampler, batcher, n // 2, "easy")
-    pos2, neg_s = _pair_dots(net, val_sampler, batcher, n // 2, "same")
-    pos = np.concatenate([pos, pos2])
-    neg = np.concatenate([neg_e, neg_s])
-    dots = np.concatenate([pos, neg])
+    pe, ne, zpe, zne = _pair_scores(net, val_sampler, batcher, n // 2, "easy")
+    ps, ns, zps, zns = _pair_scores(net, val_sampler, batcher, n // 2, "same")
+    pos, neg = np.concatenate([pe, ps]), np.concatenate([ne, ns])
     labels = np.concatenate([np.ones_like(pos), np.zeros_like(neg)])
-    scale, bias = calibrate(dots, labels)
+    scale, bias = calibrate(np.concatenate([pos, neg]), labels)
     with torch.no_grad():
         net.log_scale.copy_(torch.tensor(float(np.log(max(scale, 1e-3)))))
         net.bias.copy_(torch.tensor(bias))
+        if net.seam is not None:
+            z = np.concatenate([zpe, zps, zne, zns])
+            a, b = calibrate(z, labels, init_scale=1.0)
+            net.seam_cal.copy_(torch.tensor([a, b]))
     net.to("cpu").eval()
     meta: dict[str, Any] = {"train_config": asdict(cfg), "history": history,
                             "train_tracks": len(tracks), "val_tracks": len(val_tracks),

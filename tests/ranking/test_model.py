@@ -60,7 +60,7 @@ def test_save_load_round_trip_keeps_config_and_scores(trained_model_path: Path, 
 
 
 def test_embeddings_are_unit_rows_and_dot_product_is_monotone_in_probability():
-    model = ContinuationModel(net=ContinuationNet(CFG).eval())
+    model = ContinuationModel(net=ContinuationNet(ModelConfig(seam_frames=0)).eval())
     rng = np.random.default_rng(1)
     clips = [rng.standard_normal(44100 * 5).astype(np.float32) * 0.1 for _ in range(5)]
     e_a, e_b = model.embed_exits(clips, 44100), model.embed_entries(clips, 44100)
@@ -71,6 +71,18 @@ def test_embeddings_are_unit_rows_and_dot_product_is_monotone_in_probability():
     assert np.all(np.diff(p[np.argsort(dots)]) >= 0)
     np.testing.assert_allclose(model.score_pairs(clips, clips, 44100), np.diag(
         model.probability(e_a @ e_b.T)), rtol=1e-5)
+
+
+def test_seam_re_ranker_scores_from_stored_features_equal_scores_from_clips():
+    model = ContinuationModel(net=ContinuationNet(CFG).eval())
+    assert model.has_seam
+    rng = np.random.default_rng(4)
+    clips = [rng.standard_normal(22050 * 5).astype(np.float32) * 0.1 for _ in range(4)]
+    e_a, s_a = model.features(clips, 22050, "exit")
+    e_b, s_b = model.features(clips[::-1], 22050, "entry")
+    assert s_a.shape == (4, CFG.n_mels, CFG.seam_frames) and s_a.dtype == np.float16
+    np.testing.assert_allclose(model.score_features(e_a, s_a, e_b, s_b),
+                               model.score_pairs(clips, clips[::-1], 22050), atol=2e-3)
 
 
 def test_clip_handling_any_rate_stereo_nan_silence_and_errors():
