@@ -25,12 +25,15 @@ dev: system $(BIN)/python
 demo: install
 	$(BIN)/radio fetch-demo --cache $(DEMO_CACHE) --dest $(DEMO_CACHE)/demo
 	$(BIN)/radio --home $(HOME_DIR) ingest $(DEMO_CACHE)/demo
+	$(BIN)/radio --home $(HOME_DIR) embed
 
 test: dev
 	$(BIN)/python -m pytest -q
 
 bench: dev
-	$(BIN)/python bench/ingest.py
+	$(BIN)/radio fetch-ci --cache $(DEMO_CACHE) --dest $(DEMO_CACHE)/ci
+	$(BIN)/python bench/ingest.py $(DEMO_CACHE)/ci
+	$(BIN)/python bench/analysis_speed.py --runs 3 --rss $(DEMO_CACHE)/ci/neverball-common/bgm/*.ogg
 	$(BIN)/python bench/key_accuracy.py
 
 lint: dev
