@@ -83,16 +83,20 @@ class Encoder:
         kbit/s; default 192 for MP3, 128 for Opus.
     sr, channels : int
         Of the PCM fed in.
+    quality : int
+        LAME's algorithm quality, 0 (best, slowest) to 9; 5 keeps a live stream well ahead of
+        real time on one core (about 1.5x faster than LAME's default 3 at 192 kbps).
     """
 
     def __init__(self, fmt: Format = "mp3", *, bitrate: int | None = None, sr: int = 44100,
-                 channels: int = 2) -> None:
+                 channels: int = 2, quality: int = 5) -> None:
         if fmt not in ("mp3", "opus"):
             raise RadioError(f"unknown stream format {fmt!r}; use mp3 or opus")
         self.fmt: Format = fmt
         self.channels = channels
         kbps = bitrate or (192 if fmt == "mp3" else 128)
-        codec = (["-c:a", "libmp3lame", "-b:a", f"{kbps}k", "-f", "mp3", "-write_xing", "0",
+        codec = (["-c:a", "libmp3lame", "-b:a", f"{kbps}k", "-compression_level", str(quality),
+                  "-f", "mp3", "-write_xing", "0",
                   "-id3v2_version", "0"] if fmt == "mp3" else
                  ["-c:a", "libopus", "-b:a", f"{kbps}k", "-f", "ogg"])
         cmd = [ffmpeg_path(), "-nostdin", "-hide_banner", "-loglevel", "error",

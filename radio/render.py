@@ -248,7 +248,9 @@ class _Renderer:
         if piece.shape[1] == 0:
             return
         self.written += piece.shape[1]
-        yield from self._chunks(self.limiter.process(piece))
+        step = self.cfg.chunk_frames  # small blocks: no song-sized temporaries
+        for k in range(0, piece.shape[1], step):
+            yield from self._chunks(self.limiter.process(piece[:, k : k + step]))
 
     def _chunks(self, out: Array, final: bool = False) -> Iterator[Array]:
         if out.shape[1]:
