@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,7 +124,9 @@ def load_model_inputs(settings: Settings, *, cfg: ModelConfig, holdout: Sequence
     if n_workers <= 1:
         consume(map(_mel_job, jobs))
     else:
-        with ProcessPoolExecutor(n_workers) as pool:
+        # Spawned, not forked: a parent that already ran torch (a server, a test) has OpenMP
+        # threads, and forking those deadlocks the children.
+        with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
             consume(pool.map(_mel_job, jobs, chunksize=2))
     return out
 

@@ -137,6 +137,7 @@ class TransitionScores:
     artists: np.ndarray  # (n,) int64 artist codes, -1 where unknown (never a conflict)
     track_ids: np.ndarray  # (n,) int64
     score: np.ndarray = field(init=False, repr=False)
+    pair_major: np.ndarray = field(init=False, repr=False)  # score as (n, n, A, B), contiguous
 
     def __post_init__(self) -> None:
         n, a, n2, b = self.logp.shape
@@ -145,6 +146,8 @@ class TransitionScores:
                              f"{self.exit_times.shape}, entries {self.entry_times.shape}")
         score = (self.logp + self.soft[:, None, :, None]).astype(np.float32)
         object.__setattr__(self, "score", score)
+        object.__setattr__(self, "pair_major",
+                           np.ascontiguousarray(score.transpose(0, 2, 1, 3)))
 
     @property
     def n(self) -> int:
