@@ -159,7 +159,7 @@ class TransitionScores:
                   artists: np.ndarray | None = None,
                   track_ids: np.ndarray | None = None) -> TransitionScores:
         """Build from a ready tensor (tests, benchmarks); cues with nan times are masked."""
-        n, a, _, b = logp.shape
+        n = logp.shape[0]
         lp = np.array(logp, dtype=np.float32)
         et = np.asarray(exit_times, dtype=np.float64)
         nt = np.asarray(entry_times, dtype=np.float64)
