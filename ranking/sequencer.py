@@ -131,10 +131,13 @@ class GAConfig:
     elite: int = 2
     tournament: int = 3
     seed: int = 0
-    seed_greedy: bool = True  # start from the greedy plan too (so the GA never does worse)
+    seed_greedy: bool = False  # put the greedy plan in the first population (it tends to
+    # take over: on 40-song pools the unseeded GA ends higher)
+    greedy_floor: bool = True  # return the greedy plan if the GA's best is worse
     local_search: bool = True  # hill-climb every new best plan over one-move neighbours
     ls_prob: float = 0.3  # share of offspring hill-climbed too (a memetic GA)
     ls_rounds: int = 5  # improving moves per such climb
+    max_neighbours: int = 400  # moves tried per climbing step (sampled when there are more)
 
 
 # -- plan arithmetic ----------------------------------------------------------------------------
@@ -456,6 +459,7 @@ class _Search:
         self.n_entry = np.maximum((~np.isnan(s.entry_times)).sum(1), 1)
         self.rng = np.random.default_rng(cfg.seed)
         self.evaluations = 0
+        self.deadline = float("inf")
 
     def orders(self, pop: Sequence[_Genome]) -> np.ndarray:
         perm = np.array([g[: self.head] for g in pop], dtype=np.int64).reshape(len(pop), -1)
@@ -540,7 +544,11 @@ class _Search:
         """Best-improvement hill climbing over `_neighbours`, cues by the DP (in place)."""
         cur = g.fitness.values[0] if g.fitness.valid else -np.inf
         for _ in range(rounds):
+            if time.perf_counter() > self.deadline:
+                return
             perms = self._neighbours(g)
+            if len(perms) > self.cfg.max_neighbours:  # large pools: a random sample of moves
+                perms = perms[self.rng.choice(len(perms), self.cfg.max_neighbours, False)]
             tracks = self.free[perms[:, : self.head]]
             if self.lead:
                 tracks = np.concatenate([np.full((len(perms), 1), self.lead[0]), tracks], 1)
@@ -559,6 +567,7 @@ class _Search:
     def run(self) -> Solution:
         cfg = self.cfg
         t0 = time.perf_counter()
+        self.deadline = t0 + cfg.time_budget_s
         pop = self.initial()
         self.memetic(pop[1:] if cfg.seed_greedy else pop)
         self.evaluate(pop)
@@ -607,15 +616,23 @@ class _Search:
             if stale >= cfg.patience:
                 stopped = "converged"
                 break
-            if time.perf_counter() - t0 > cfg.time_budget_s:
+            if time.perf_counter() > self.deadline:
                 stopped = "time"
                 break
         winner = tools.selBest(pop, 1)[0]
         order, ex, en = self.plan_of(winner)
+        source = "ga"
+        if cfg.greedy_floor:
+            from ranking.solvers import greedy  # solvers builds on this module
+
+            g = greedy(self.s, self.c)
+            if fitness(self.s, self.c, g.order, g.exit_cues, g.entry_cues) > (
+                    winner.fitness.values[0] + 1e-9):
+                order, ex, en, source = list(g.order), list(g.exit_cues), list(g.entry_cues), (
+                    "greedy")
         return solution_from(self.s, self.c, order, ex, en, stats={
             "generations": gen, "last_gain": last_gain, "evaluations": self.evaluations,
-            "stopped": stopped,
-            "seconds": time.perf_counter() - t0})
+            "stopped": stopped, "source": source, "seconds": time.perf_counter() - t0})
 
 
 def sequence(scores: TransitionScores, constraints: Constraints,
