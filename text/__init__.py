@@ -3,4 +3,16 @@
 Never imports `radio` or `server`, never decodes audio.
 """
 
-__all__: list[str] = []
+from text.documents import SongFields, descriptors, document, document_hash, matched_fields
+from text.errors import EmptyPrompt, ModelMissing, TextError
+
+__all__ = [
+    "EmptyPrompt",
+    "ModelMissing",
+    "SongFields",
+    "TextError",
+    "descriptors",
+    "document",
+    "document_hash",
+    "matched_fields",
+]
