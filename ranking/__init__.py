@@ -5,5 +5,23 @@ Never imports `radio` or `server`.
 
 from ranking.errors import ClipError, ModelLoadError, RankingError
 from ranking.model import ContinuationModel, ModelConfig
+from ranking.sequencer import Constraints, GAConfig, Solution, extend, fitness, sequence
+from ranking.transitions import Candidate, SoftWeights, TransitionScores, score_tensor
 
-__all__ = ["ClipError", "ContinuationModel", "ModelConfig", "ModelLoadError", "RankingError"]
+__all__ = [
+    "Candidate",
+    "ClipError",
+    "Constraints",
+    "ContinuationModel",
+    "GAConfig",
+    "ModelConfig",
+    "ModelLoadError",
+    "RankingError",
+    "SoftWeights",
+    "Solution",
+    "TransitionScores",
+    "extend",
+    "fitness",
+    "score_tensor",
+    "sequence",
+]
