@@ -126,15 +126,15 @@ def _features_or_none(store: Store, track: Track) -> Features | None:
 
 
 @lru_cache(maxsize=4)
-def _encoder(model_dir: Path | None, batch_size: int) -> Encoder:
+def _encoder(model_dir: Path | None, batch_size: int, threads: int) -> Encoder:
     with _text_errors():
-        return Encoder(model_dir, batch_size=batch_size)
+        return Encoder(model_dir, batch_size=batch_size, threads=threads)
 
 
 def default_embedder() -> Embedder:
     """The configured sentence encoder (``RADIO_TEXT_MODEL``), loaded once per process."""
     cfg = TextSettings()
-    return _encoder(cfg.text_model, cfg.text_batch_size)
+    return _encoder(cfg.text_model, cfg.text_batch_size, cfg.text_threads)
 
 
 def update_text_index(

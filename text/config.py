@@ -23,6 +23,9 @@ class TextSettings(BaseSettings):
         default=None, description="local sentence-transformers folder (default: the packaged one)"
     )
     text_batch_size: int = Field(default=64, ge=1, le=4096, description="documents per batch")
+    text_threads: int = Field(default=1, ge=1, le=256,
+                              description="torch threads while encoding (1 is fastest on a "
+                                          "shared machine; more help large batches on idle cores)")
 
     @field_validator("text_model")
     @classmethod
