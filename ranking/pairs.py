@@ -72,7 +72,8 @@ def split_tracks(tracks: Sequence[TrackMel], *, holdout_groups: Sequence[str] = 
     rest = [t for t in tracks if t.group not in held]
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(rest))
-    n_val = max(1, round(val_fraction * len(rest))) if len(rest) > 1 else 0
+    # At least two validation tracks where possible: a negative from another song needs one.
+    n_val = min(len(rest) - 1, max(2, round(val_fraction * len(rest)))) if len(rest) > 1 else 0
     val = [rest[i] for i in order[:n_val]]
     train = [rest[i] for i in order[n_val:]]
     return train, val, test
@@ -144,7 +145,7 @@ class PairSampler:
         b = np.zeros((n, 2), dtype=np.int64)
         same = np.full((n, 2), -1, dtype=np.int64)
         similar = np.full((n, 2), -1, dtype=np.int64)
-        easy = np.zeros((n, 2), dtype=np.int64)
+        easy = np.full((n, 2), -1, dtype=np.int64)
         for r, i in enumerate(ti):
             t = self.tracks[i]
             cut = int(t.cuts[rng.integers(t.cuts.size)])
@@ -158,10 +159,11 @@ class PairSampler:
                 k = int(sim[rng.integers(sim.size)])
                 u = self.tracks[k]
                 similar[r] = (k, int(u.cuts[rng.integers(u.cuts.size)]))
-            k = int(rng.integers(len(self.tracks) - 1))
-            k = k + 1 if k >= i else k
-            u = self.tracks[k]
-            easy[r] = (k, int(u.cuts[rng.integers(u.cuts.size)]))
+            if len(self.tracks) > 1:  # otherwise there is no other song: the row stays -1
+                k = int(rng.integers(len(self.tracks) - 1))
+                k = k + 1 if k >= i else k
+                u = self.tracks[k]
+                easy[r] = (k, int(u.cuts[rng.integers(u.cuts.size)]))
         return PairBatch(a=a, b=b, neg={"same": same, "similar": similar, "easy": easy})
 
     def windows(self, rows: np.ndarray) -> np.ndarray:

@@ -57,6 +57,14 @@ def test_sampler_negatives_are_what_they_claim():
     np.testing.assert_array_equal(w[:, 0, 0], batch.a[:, 0])  # each window is its track's
 
 
+def test_a_single_track_sampler_has_no_other_song_negatives():
+    s = PairSampler([_track(0, "g")], clip_hops=200, clip_frames=197, hop_s=0.02, seed=0)
+    batch = s.sample(4)
+    assert (batch.neg["easy"] == -1).all() and (batch.neg["same"][:, 0] == 0).all()
+    train, val, _ = split_tracks([_track(i, "g") for i in range(8)], val_fraction=0.1)
+    assert len(val) == 2 and len(train) == 6
+
+
 def test_roc_auc_and_ece_known_answers():
     assert roc_auc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
     assert roc_auc(np.array([1.0]), np.array([1.0])) == 0.5
