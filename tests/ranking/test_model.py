@@ -148,3 +148,20 @@ def test_training_is_deterministic_and_resumes_exactly(synthetic_tracks: list[Tr
     assert resumed.history == first.history
     wc = _weights(tmp_path / "c.pt")
     assert all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_shipped_weights_load_and_prefer_true_continuations():
+    model = ContinuationModel.load()  # the default weights inside the package
+    assert model.has_seam and model.meta["train_tracks"] > 100
+    assert len(model.meta["groups"]) == 8  # the eight development packages
+    rng = np.random.default_rng(8)
+    a, b = [], []
+    for t in make_tracks(3, seed=21, seconds=30):
+        assert t.audio is not None
+        for cut in rng.choice(t.cuts, 4, replace=False):
+            c = int(cut) * CFG.hop
+            a.append(t.audio[c - CFG.clip_samples : c])
+            b.append(t.audio[c : c + CFG.clip_samples])
+    true_p = model.score_pairs(a, b, CFG.sr)
+    other_p = model.score_pairs(a, b[4:] + b[:4], CFG.sr)
+    assert np.median(true_p) > np.median(other_p)
