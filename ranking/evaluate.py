@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -47,11 +47,18 @@ def build_eval_set(tracks: Sequence[TrackMel], *, clip_hops: int, hop: int, sr: 
                    n_anchors: int = 500, n_cand: int = 9, min_gap_s: float = 8.0,
                    seed: int = 0) -> EvalSet:
     """Sample anchors and candidates from tracks that carry ``audio``."""
-    usable = [t for t in tracks if t.audio is not None and t.cuts.size > 0]
+    clip_samples = clip_hops * hop
+    usable = []
+    for t in tracks:
+        if t.audio is None:
+            continue
+        # Frames end a little before the audio does: keep cuts whose B clip has its samples.
+        cuts = t.cuts[t.cuts * hop + clip_samples <= t.audio.size]
+        if cuts.size:
+            usable.append(replace(t, cuts=cuts))
     if len(usable) < 2:
         raise ValueError("evaluation needs at least two held-out tracks with audio")
     rng = np.random.default_rng(seed)
-    clip_samples = clip_hops * hop
     gap = round(min_gap_s * sr / hop)
     rows: list[np.ndarray] = []
     index: dict[tuple[int, int], int] = {}
