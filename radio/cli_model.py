@@ -166,5 +166,6 @@ def embed_cmd(ctx: click.Context, model_file: Path | None, as_json: bool) -> Non
     if as_json:
         _echo_json(report)
         return
-    click.echo(f"embedded {report['tracks_embedded']} tracks ({report['cues_embedded']} cues) "
-               f"in {report['seconds']:.1f} s; index holds {report['index_vectors']} vectors")
+    click.echo(f"embedded {report['tracks_embedded']:.0f} tracks "
+               f"({report['cues_embedded']:.0f} cues) in {report['seconds']:.1f} s; "
+               f"index holds {report['index_vectors']:.0f} vectors")
