@@ -19,6 +19,20 @@ from tests.ranking.conftest import make_tracks
 CFG = ModelConfig()
 
 
+def _cut_pairs(tracks: list[TrackMel], *, per_track: int,
+               seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(A clips, B clips): ``per_track`` random beat cuts of each track, in track order."""
+    rng = np.random.default_rng(seed)
+    a, b = [], []
+    for t in tracks:
+        assert t.audio is not None
+        for cut in rng.choice(t.cuts, per_track, replace=False):
+            c = int(cut) * CFG.hop
+            a.append(t.audio[c - CFG.clip_samples : c])
+            b.append(t.audio[c : c + CFG.clip_samples])
+    return a, b
+
+
 def test_model_trained_a_few_steps_beats_chance_on_unseen_songs(trained_model_path: Path):
     model = ContinuationModel.load(trained_model_path)
     unseen = make_tracks(6, seed=99)
@@ -31,15 +45,7 @@ def test_model_trained_a_few_steps_beats_chance_on_unseen_songs(trained_model_pa
 
 def test_consecutive_clips_score_above_shuffled(trained_model_path: Path):
     model = ContinuationModel.load(trained_model_path)
-    rng = np.random.default_rng(3)
-    tracks = make_tracks(4, seed=7)
-    a, b = [], []
-    for t in tracks:
-        assert t.audio is not None
-        for cut in rng.choice(t.cuts, 5, replace=False):
-            c = int(cut) * CFG.hop
-            a.append(t.audio[c - CFG.clip_samples : c])
-            b.append(t.audio[c : c + CFG.clip_samples])
+    a, b = _cut_pairs(make_tracks(4, seed=7), per_track=5, seed=3)
     true_p = model.score_pairs(a, b, CFG.sr)
     shuffled = model.score_pairs(a, b[5:] + b[:5], CFG.sr)  # other songs' continuations
     assert true_p.mean() > shuffled.mean() + 0.2
@@ -154,14 +160,7 @@ def test_shipped_weights_load_and_prefer_true_continuations():
     model = ContinuationModel.load()  # the default weights inside the package
     assert model.has_seam and model.meta["train_tracks"] > 100
     assert len(model.meta["groups"]) == 8  # the eight development packages
-    rng = np.random.default_rng(8)
-    a, b = [], []
-    for t in make_tracks(3, seed=21, seconds=30):
-        assert t.audio is not None
-        for cut in rng.choice(t.cuts, 4, replace=False):
-            c = int(cut) * CFG.hop
-            a.append(t.audio[c - CFG.clip_samples : c])
-            b.append(t.audio[c : c + CFG.clip_samples])
+    a, b = _cut_pairs(make_tracks(3, seed=21, seconds=30), per_track=4, seed=8)
     true_p = model.score_pairs(a, b, CFG.sr)
     other_p = model.score_pairs(a, b[4:] + b[:4], CFG.sr)
     assert np.median(true_p) > np.median(other_p)
