@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ranking.model import ContinuationModel
-from ranking.pairs import TrackMel, _camelot_compatible
+from ranking.pairs import TrackMel
+from ranking.transitions import keys_compatible
 
 __all__ = ["EvalSet", "build_eval_set", "evaluate", "expected_calibration_error", "roc_auc"]
 
@@ -211,7 +212,7 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
             ratio = tempo[b] / np.maximum(tempo[a], 1e-6)
             dev = np.min(np.abs(np.log2(ratio)[:, None] - np.array([-1.0, 0.0, 1.0])), axis=1)
             pairs = zip(a, b, strict=True)
-            key = np.array([_camelot_compatible(camelot[i], camelot[j]) for i, j in pairs])
+            key = np.array([keys_compatible(camelot[i], camelot[j]) for i, j in pairs])
             score: np.ndarray = key.astype(np.float64) - 4.0 * dev
             return score
 

@@ -20,6 +20,8 @@ from typing import Literal
 
 import numpy as np
 
+from ranking.transitions import keys_compatible, tempo_ratio
+
 __all__ = ["PairBatch", "PairSampler", "TrackMel", "beat_cut_frames", "split_tracks"]
 
 NegKind = Literal["easy", "same", "similar"]
@@ -79,16 +81,6 @@ def split_tracks(tracks: Sequence[TrackMel], *, holdout_groups: Sequence[str] = 
     return train, val, test
 
 
-def _camelot_compatible(a: str, b: str) -> bool:
-    """Same code, relative major/minor, or a neighbour on the wheel."""
-    if not a or not b:
-        return False
-    na, la, nb, lb = int(a[:-1]), a[-1], int(b[:-1]), b[-1]
-    if la == lb:
-        return (na - nb) % 12 in (0, 1, 11)
-    return na == nb
-
-
 @dataclass
 class PairBatch:
     """Anchors and candidates as frame windows: (track index, start frame) per clip."""
@@ -124,12 +116,11 @@ class PairSampler:
         for k, u in enumerate(self.tracks):
             if k == i or u.track_id == t.track_id:
                 continue
-            if t.tempo > 0 and u.tempo > 0:
-                ratio = u.tempo / t.tempo
-                tempo_ok = min(abs(ratio - r) / r for r in (0.5, 1.0, 2.0)) <= tol
-            else:
-                tempo_ok = False
-            if tempo_ok and _camelot_compatible(t.camelot, u.camelot):
+            # Same, half or double time (tempo_ratio folds octaves; no further than one).
+            tempo_ok = (t.tempo > 0 and u.tempo > 0
+                        and abs(np.log2(u.tempo / t.tempo)) <= 1.5
+                        and abs(tempo_ratio(t.tempo, u.tempo) - 1) <= tol)
+            if tempo_ok and keys_compatible(t.camelot, u.camelot):
                 out.append(k)
         return np.asarray(out, dtype=np.int64)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Candidate", "SoftWeights", "TransitionScores", "camelot_steps", "key_relation",
+           "keys_compatible",
            "score_tensor", "tempo_ratio"]
 
 
@@ -79,6 +80,12 @@ def camelot_steps(a: str, b: str) -> int | None:
         return None
     d = abs(na - nb) % 12
     return min(d, 12 - d) + (la != lb)
+
+
+def keys_compatible(a: str, b: str) -> bool:
+    """Same key, relative major/minor, or one fifth away (at most one step on the wheel)."""
+    steps = camelot_steps(a, b)
+    return steps is not None and steps <= 1
 
 
 def key_relation(a: str, b: str) -> str:
