@@ -77,6 +77,8 @@ def _mel_job(args: tuple[str, str, Path, ModelConfig, float, bool]
         y = decode(path, sr=cfg.sr, channels=1, timeout=timeout)[0]
     except RadioError:  # moved or damaged since ingestion: it simply gives no pairs
         return np.zeros((cfg.n_mels, 0), dtype=np.float16), None
+    if cached.exists():  # only the audio was wanted: the log-mel is already on disk
+        return np.load(cached), y
     mel = track_logmel(y, cfg)
     tmp = cache / f".{content_hash}.{os.getpid()}.npy"
     np.save(tmp, mel)
