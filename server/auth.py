@@ -33,7 +33,8 @@ def require_admin(
     config: ServerSettings = request.app.state.config
     expected = config.admin_token
     if expected is None:
-        raise _unauthorized("admin routes are disabled: start the server with RADIO_ADMIN_TOKEN set")
+        raise _unauthorized("admin routes are disabled: start the server with "
+                            "RADIO_ADMIN_TOKEN set")
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("this route needs the admin token: Authorization: Bearer <token>")
     if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):

@@ -3,8 +3,8 @@
 `ServerSettings()` reads RADIO_ADMIN_TOKEN, RADIO_HOST, RADIO_PORT and the limits from the
 environment (the same RADIO_ prefix as the library's settings) and validates them when the server
 starts, so that a bad value stops `radio serve` with one clear line instead of a failing request
-later. The library settings (RADIO_HOME, ...) stay in `radio.config.Settings`; `ServerSettings.radio`
-carries them so that the app receives a single object.
+later. The library settings (RADIO_HOME, ...) stay in `radio.config.Settings`;
+`ServerSettings.radio` carries them so that the app receives a single object.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ class ServerSettings(BaseSettings):
     idle_stop_s: float = Field(default=600.0, gt=0, description="stop a station with no listener")
     render_ahead_s: float = Field(default=8.0, ge=1.0, le=120.0,
                                   description="rendered audio kept ahead of the live point")
-    client_queue_s: float = Field(default=15.0, ge=1.0, le=600.0,
-                                  description="a listener this far behind the live point is dropped")
-    preload_s: float = Field(default=2.0, ge=0.0, le=30.0,
-                             description="audio a new listener gets at once, before the live point")
+    client_queue_s: float = Field(
+        default=15.0, ge=1.0, le=600.0,
+        description="a listener this far behind the live point is dropped")
+    preload_s: float = Field(
+        default=2.0, ge=0.0, le=30.0,
+        description="audio a new listener gets at once, before the live point")
     skip_margin_s: float = Field(default=2.0, ge=0.0, le=60.0,
                                  description="a skip cuts no sooner than this after the playhead")
 
