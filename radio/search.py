@@ -5,10 +5,9 @@ the analysis values the descriptors need), keeps ``RADIO_HOME/indexes/text.faiss
 the library before every prompt search (only new or changed tracks are embedded), and converts
 `text.TextError` into `RadioError` so the CLI and server report it like any other user error.
 
-"Similar" compares songs by their audio summary (the analysis' fixed-length timbre/spectral
-vector), standardised over the library and L2-normalised, by exact numpy inner product: even
-10,000 tracks x 99 values is one small matrix product, so no index file is needed. ``diverse``
-re-ranks the nearest candidates by maximal marginal relevance.
+"Similar" compares songs by their song vectors in ``indexes/songs.faiss`` (`radio.songvectors`:
+the analysis summary plus the continuation model's cue embeddings). ``diverse`` re-ranks the
+nearest candidates by maximal marginal relevance and keeps one album from following itself.
 """
 
 from __future__ import annotations
@@ -25,6 +24,13 @@ import numpy as np
 from radio.config import Settings
 from radio.errors import ConfigError, RadioError
 from radio.records import Features, Track
+from radio.songvectors import (
+    Representation,
+    features_or_none,
+    song_matrix,
+    summary_matrix,
+    update_song_index,
+)
 from radio.store import Store
 from text.config import TextSettings
 from text.documents import DOCUMENT_VERSION, SongFields, document, matched_fields
@@ -86,10 +92,11 @@ class SimilarResult:
     seed: Track
     hits: list[tuple[Track, float]]
     diverse: float | None
+    kind: str = "summary"  # the song-vector representation compared (radio.songvectors)
 
     def to_dict(self) -> dict[str, Any]:
         return {"seed": {"id": self.seed.id, "title": self.seed.title},
-                "diverse": self.diverse,
+                "diverse": self.diverse, "representation": self.kind,
                 "results": [{"id": t.id, "title": t.title, "artist": t.artist,
                              "album": t.album, "path": t.path, "score": round(s, 4)}
                             for t, s in self.hits]}
@@ -116,13 +123,6 @@ def song_fields(track: Track, features: Features | None) -> SongFields:
         tempo=track.tempo, key=track.key or None, mode=track.mode or None, lufs=track.lufs,
         centroid_hz=centroid, duration=track.duration,
     )
-
-
-def _features_or_none(store: Store, track: Track) -> Features | None:
-    try:
-        return store.features(track)
-    except RadioError:
-        return None  # a damaged features file costs the descriptors, not the search
 
 
 @lru_cache(maxsize=4)
@@ -156,7 +156,7 @@ def update_text_index(
 
         def doc(track_id: int) -> str:
             t = tracks[track_id]
-            return document(fields(t, _features_or_none(store, t)))
+            return document(fields(t, features_or_none(store, t)))
 
         report = index.sync(stamps, doc, embedder, progress=progress)
     return index, report
@@ -177,42 +177,37 @@ def search_prompt(settings: Settings, prompt: str, *, n: int = 10,
     with Store(settings) as store:
         for track_id, score in result.hits:
             track = store.track(track_id)
-            fields = song_fields(track, _features_or_none(store, track))
+            fields = song_fields(track, features_or_none(store, track))
             matched = matched_fields(result.prompt, fields)
             hits.append(SearchHit(track=track, score=score, matched=matched))
     return SearchResult(prompt=result.prompt, truncated=result.truncated, hits=hits,
                         index=report)
 
 
-def audio_vectors(store: Store, tracks: list[Track]) -> tuple[list[Track], np.ndarray]:
-    """Tracks with a usable audio summary and their vectors, (n, d) float32 unit rows.
+def audio_vectors(store: Store, tracks: list[Track], *, settings: Settings | None = None,
+                  kind: Representation = "summary") -> tuple[list[Track], np.ndarray]:
+    """Tracks with a usable audio vector and those vectors, (n, d) float32 unit rows.
 
-    Each summary value is standardised over these tracks (so loudness in dB and centroid in
-    Hz weigh alike), then each row is L2-normalised. Summaries whose names differ from the
-    most common layout (an older analysis version) are left out.
+    Without ``settings`` (or with ``kind="summary"``) these are the analysis summaries,
+    standardised over ``tracks``; with ``settings`` and ``kind="auto"`` the song vectors that
+    `radio similar` uses (summary + cue embeddings where the library has them; see
+    `radio.songvectors`). Tracks without a vector are left out.
     """
-    rows: list[tuple[Track, Features]] = []
-    for t in tracks:
-        f = _features_or_none(store, t)
-        if f is not None and f.summary.size:
-            rows.append((t, f))
-    if not rows:
-        return [], np.zeros((0, 0), np.float32)
-    layouts = [f.summary_names for _, f in rows]
-    common = max(set(layouts), key=layouts.count)
-    kept = [(t, f) for t, f in rows if f.summary_names == common]
-    x = np.stack([np.nan_to_num(f.summary.astype(np.float64)) for _, f in kept])
-    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
-    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-12
-    return [t for t, _ in kept], x.astype(np.float32)
+    if settings is None or kind == "summary":
+        return summary_matrix(store, tracks)
+    kept, vecs, _ = song_matrix(settings, store, tracks, kind=kind)
+    return kept, vecs
 
 
 def similar_tracks(settings: Settings, query: str, *, n: int = 10,
-                   diverse: float | None = None) -> SimilarResult:
+                   diverse: float | None = None,
+                   kind: Representation = "auto") -> SimilarResult:
     """The ``n`` tracks that sound most like the track named by ``query`` (id or title).
 
-    ``diverse`` in 0..1 is MMR's lambda: 1 = plain similarity, lower = more variety.
-    Raises `NotFound` for an unknown track.
+    Songs are compared by their song vectors (`radio.songvectors`, ``kind`` picks the
+    representation). ``diverse`` in 0..1 is MMR's lambda: 1 = plain similarity, lower = more
+    variety; with it, no two tracks of one album follow each other either (where the pool
+    allows). Raises `NotFound` for an unknown track.
     """
     if n < 1:
         raise RadioError(f"asked for {n} results; ask for at least 1")
@@ -220,20 +215,37 @@ def similar_tracks(settings: Settings, query: str, *, n: int = 10,
         raise RadioError(f"--diverse {diverse} is outside 0..1; try 0.7")
     with Store(settings) as store:
         seed = store.find_track(query)
-        tracks, vecs = audio_vectors(store, store.tracks())
-    pos = {t.id: i for i, t in enumerate(tracks)}
-    if seed.id not in pos:
-        raise RadioError(f"track {seed.id} has no audio summary; re-ingest its folder")
-    q = vecs[pos[seed.id]]
-    sims = vecs @ q
-    sims[pos[seed.id]] = -np.inf
-    order = np.argsort(-sims, kind="stable")[: len(tracks) - 1]
+        index = update_song_index(settings, kind=kind, store=store)
+        try:
+            q = index.vectors([seed.id])[0]
+        except KeyError:
+            raise RadioError(f"track {seed.id} has no audio vector; re-ingest its folder") from None
+        want = n + 1 if diverse is None else max(_MMR_POOL, 4 * n) + 1
+        hits = [(i, s) for i, s in index.search(q, want) if i != seed.id]
+        tracks = {i: store.track(i) for i, _ in hits}
     if diverse is None:
-        chosen = order[:n]
+        chosen = hits[:n]
     else:
-        pool = order[: max(_MMR_POOL, 4 * n)]
+        vecs = index.vectors([i for i, _ in hits])
         with _text_errors():
-            picked = mmr(q, vecs[pool], k=n, lam=diverse)
-        chosen = pool[picked]
-    return SimilarResult(seed=seed, hits=[(tracks[i], float(sims[i])) for i in chosen],
-                         diverse=diverse)
+            order = mmr(q, vecs, k=len(hits), lam=diverse)
+        albums = [tracks[hits[j][0]].album for j in order]
+        chosen = [hits[order[j]] for j in _no_album_runs(albums)[:n]]
+    return SimilarResult(seed=seed, hits=[(tracks[i], s) for i, s in chosen],
+                         diverse=diverse, kind=index.kind)
+
+
+def _no_album_runs(albums: list[str | None]) -> list[int]:
+    """Positions of ``albums`` reordered so that no album follows itself, keeping rank order.
+
+    Each step takes the best-ranked remaining item whose album differs from the last one taken
+    (an unknown album never clashes); when every remaining item clashes, the best one is taken.
+    """
+    left = list(range(len(albums)))
+    out: list[int] = []
+    while left:
+        last = albums[out[-1]] if out else None
+        pick = next((p for p in left if last is None or albums[p] != last), left[0])
+        out.append(pick)
+        left.remove(pick)
+    return out
