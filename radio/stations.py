@@ -1,0 +1,368 @@
+"""Stations: from a request to an endless plan (the orchestration; no HTTP, no audio output).
+
+    request --candidate_pool--> Pool --cue vectors--> ranking Candidates --score_tensor-->
+    TransitionScores --ranking.sequencer--> Solution --here--> radio.plan.Plan
+
+`plan_station` makes one finite plan (``radio plan``). `Station` is an endless one: it plans a
+few songs at creation (fast, so the stream starts at once) and `Station.ensure_ahead` extends
+the plan while the renderer plays it, never changing what has been rendered: the song being
+rendered may get a new exit, and everything after it is replanned with `ranking.sequencer.extend`.
+`Station.replan_after` serves a skip: it leaves the song on air at the first downbeat after the
+playhead (a fresh exit cue, embedded on the spot), into the best continuation of that moment.
+When the pool runs low, a new pool is drawn around the same request, without what was played.
+
+`Plan.items` and `Plan.transitions` are list objects that are extended and truncated in place,
+under the station's lock, so a renderer holding ``station.plan`` sees the plan grow.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from radio.audio import decode
+from radio.config import Settings
+from radio.errors import RadioError
+from radio.listeners import FeedbackKind, record_feedback
+from radio.modeling import model_id, resolve_model
+from radio.plan import Plan, PlanItem, Transition
+from radio.pools import Pool, StationRequest, candidate_pool
+from radio.records import Track
+from radio.store import Store
+from ranking import ContinuationModel
+from ranking.index import CueIndex
+from ranking.sequencer import Constraints, GAConfig, Solution, extend, sequence
+from ranking.transitions import (
+    Candidate,
+    SoftWeights,
+    key_relation,
+    score_tensor,
+    soft_components,
+    tempo_ratio,
+)
+
+__all__ = ["Pool", "Station", "StationRequest", "candidate_pool", "plan_station", "to_plan"]
+
+FIRST_SONGS = 3  # songs planned when a station starts (the rest follow while it plays)
+AHEAD = 3  # songs planned past the one being rendered by `ensure_ahead`
+REFILL_AT = 8  # draw a new pool when fewer playable candidates than this remain
+REPEAT_GAP = 30  # songs before one may return (fewer in a pool too small for that)
+
+
+@dataclass(frozen=True)
+class _Library:
+    """The pool's songs as the sequencer sees them (rows of ``candidates``)."""
+
+    tracks: list[Track]
+    candidates: list[Candidate]
+    dropped: list[Track]  # pool songs with no cue vectors (not embedded yet)
+
+
+def _cue_index(settings: Settings, model: ContinuationModel) -> CueIndex:
+    return CueIndex.load(settings.indexes_dir, dim=model.config.dim, model_id=model_id(model))
+
+
+def candidates(settings: Settings, tracks: Sequence[Track], *, model: ContinuationModel,
+               index: CueIndex | None = None) -> _Library:
+    """Sequencer candidates for ``tracks`` from the cue index (`radio embed` builds it)."""
+    index = index or _cue_index(settings, model)
+    kept, out, dropped = [], [], []
+    with Store(settings) as store:
+        for t in tracks:
+            rows = store.cue_rows(t.id)
+            exits = [(i, c.time) for i, c in rows if c.kind == "exit"]
+            entries = [(i, c.time) for i, c in rows if c.kind == "entry"]
+            try:
+                xv = index.vectors("exit", np.array([i for i, _ in exits], np.int64))
+                nv = index.vectors("entry", np.array([i for i, _ in entries], np.int64))
+            except KeyError:
+                dropped.append(t)
+                continue
+            if not exits or not entries:
+                dropped.append(t)
+                continue
+            kept.append(t)
+            out.append(Candidate(
+                track_id=t.id, exit_vectors=xv, entry_vectors=nv,
+                exit_times=np.array([x for _, x in exits]),
+                entry_times=np.array([x for _, x in entries]),
+                start=t.audible_start, end=t.audible_end, artist=t.artist, tempo=t.tempo,
+                camelot=t.camelot, lufs=t.lufs))
+    return _Library(kept, out, dropped)
+
+
+def _overlap_beats(ratio: float, a: Track, b: Track) -> int:
+    """Long blends for close tempi and confident beats, short ones otherwise."""
+    if min(a.tempo_confidence, b.tempo_confidence) < 0.3:
+        return 8
+    return 16 if abs(math.log(ratio)) < 0.03 else 8
+
+
+def _item(t: Track, entry: float, exit_: float) -> PlanItem:
+    return PlanItem(kind="track", ref=t.id, path=t.path, title=t.title, artist=t.artist,
+                    entry_time=float(entry), exit_time=float(exit_), tempo=t.tempo,
+                    beat_confidence=t.tempo_confidence, lufs=t.lufs)
+
+
+def to_plan(sol: Solution, lib: _Library, *, station: str, first_time: float | None = None
+            ) -> tuple[list[PlanItem], list[Transition]]:
+    """Items and transitions of a sequencer solution over ``lib``'s candidates."""
+    items: list[PlanItem] = []
+    transitions: list[Transition] = []
+    for k, row in enumerate(sol.order):
+        t, c = lib.tracks[row], lib.candidates[row]
+        if k == 0:
+            entry = first_time if first_time is not None else (
+                c.start if sol.first_entry is None else c.entry_times[sol.first_entry])
+        else:
+            entry = c.entry_times[sol.entry_cues[k - 1]]
+        last = k == len(sol.order) - 1
+        exit_ = c.end if last else c.exit_times[sol.exit_cues[k]]
+        items.append(_item(t, entry, exit_))
+    for k in range(len(sol.order) - 1):
+        a, b = lib.tracks[sol.order[k]], lib.tracks[sol.order[k + 1]]
+        ratio = tempo_ratio(a.tempo, b.tempo)
+        transitions.append(Transition(
+            index=k, exit_time=items[k].exit_time, entry_time=items[k + 1].entry_time,
+            overlap_beats=_overlap_beats(ratio, a, b), tempo_ratio=ratio,
+            probability=float(np.exp(sol.junction_logp[k])),
+            key_relation=key_relation(a.camelot, b.camelot)))
+    return items, transitions
+
+
+def _lead(pool: Pool) -> dict[str, object]:
+    return {"seed": pool.seed.id if pool.seed else None, "prompt": pool.prompt,
+            "pool": [{"id": t.id, "title": t.title, "relevance": round(r, 4), "why": why}
+                     for t, r, why in zip(pool.tracks, pool.relevance, pool.reasons,
+                                          strict=True)]}
+
+
+def plan_station(settings: Settings, request: StationRequest, *,
+                 model: ContinuationModel | None = None, station_id: str = "",
+                 config: GAConfig | None = None) -> Plan:
+    """One plan of about ``request.minutes`` minutes (the seed first when there is one)."""
+    model = model or resolve_model(settings)
+    pool = candidate_pool(settings, request)
+    lib = candidates(settings, pool.tracks, model=model)
+    if len(lib.tracks) < 2:
+        raise RadioError(f"only {len(lib.tracks)} of the pool's songs have cue embeddings; "
+                         "run `radio embed` first")
+    scores = score_tensor(lib.candidates, scale=model.scale, bias=model.bias)
+    first = 0 if pool.seed is not None and lib.tracks[0].id == pool.seed.id else None
+    c = Constraints(minutes=request.minutes, first=first)
+    sol = sequence(scores, c, config or GAConfig(time_budget_s=2.0))
+    items, transitions = to_plan(sol, lib, station=station_id)
+    terms = soft_components(lib.candidates, SoftWeights())
+    explain = [{"log_p": round(sol.junction_logp[k], 4),
+                **{name: round(float(v[i, j]), 4) for name, v in terms.items()},
+                "score": round(sol.junction_scores[k], 4)}
+               for k, (i, j) in enumerate(zip(sol.order, sol.order[1:], strict=False))]
+    meta = {**_lead(pool), "duration_s": sol.duration_s, "violations": list(sol.violations),
+            "search": {k: v for k, v in sol.stats.items() if isinstance(v, int | float | str)},
+            "junctions": explain, "dropped_without_embeddings": [t.id for t in lib.dropped]}
+    return Plan(station=station_id, items=items, transitions=transitions,
+                log_probability=sol.log_probability, meta=meta)
+
+
+class Station:
+    """An endless station (see the module docstring). Public methods hold one lock."""
+
+    def __init__(self, settings: Settings, request: StationRequest, *,
+                 model: ContinuationModel, station_id: str | None = None,
+                 config: GAConfig | None = None) -> None:
+        self.id = station_id or uuid.uuid4().hex[:12]
+        self.settings, self.request, self.model = settings, request, model
+        self.config = config or GAConfig(time_budget_s=0.5, patience=8)
+        self._lock = threading.RLock()
+        self._index = _cue_index(settings, model)
+        self._banned: set[int] = set()  # track ids: skipped or blocked on this station
+        self.plan = Plan(station=self.id, items=[], transitions=[])
+        self._base = 0  # plan index of the solution's first song
+        self._new_pool(exclude=())
+        first = 0 if self._seeded else None
+        n = min(FIRST_SONGS, len(self._lib.tracks))
+        sol = sequence(self._scores, Constraints(n_songs=n, first=first), self.config)
+        self._set(sol, from_pos=0)
+
+    @classmethod
+    def create(cls, settings: Settings, request: StationRequest, *,
+               model: ContinuationModel | None = None, station_id: str | None = None
+               ) -> Station:
+        """Plan a new station's first songs; RadioError/NotFound for a bad request."""
+        return cls(settings, request, model=model or resolve_model(settings),
+                   station_id=station_id)
+
+    # -- pool and scores ---------------------------------------------------------------------
+    def _new_pool(self, *, exclude: Sequence[int], keep: Track | None = None) -> None:
+        """Draw the pool for the request; ``keep`` (the song on air) stays in it, first."""
+        self.pool = candidate_pool(self.settings, self.request,
+                                   exclude=set(exclude) | self._banned)
+        tracks = [t for t in self.pool.tracks if keep is None or t.id != keep.id]
+        lib = candidates(self.settings, [*([keep] if keep else []), *tracks],
+                         model=self.model, index=self._index)
+        if len(lib.tracks) < 2:
+            raise RadioError(f"only {len(lib.tracks)} of the station's songs have cue "
+                             "embeddings; run `radio embed` first")
+        self._lib = lib
+        self._seeded = self.pool.seed is not None and lib.tracks[0].id == self.pool.seed.id
+        self._rescore()
+
+    def _rescore(self) -> None:
+        self._scores = score_tensor(self._lib.candidates, scale=self.model.scale,
+                                    bias=self.model.bias)
+
+    def _row_of(self, track_id: int) -> int:
+        for r, t in enumerate(self._lib.tracks):
+            if t.id == track_id:
+                return r
+        raise RadioError(f"track {track_id} is not in station {self.id}'s pool")
+
+    def _set(self, sol: Solution, *, from_pos: int) -> None:
+        """Adopt ``sol`` (over the current pool) and rewrite the plan from solution position
+        ``from_pos`` on (earlier items and their transitions are kept as they are)."""
+        self._sol = sol
+        at = self._base + from_pos
+        first_time = self.plan.items[at].entry_time if at < len(self.plan.items) else None
+        sub = Solution(order=sol.order[from_pos:], exit_cues=sol.exit_cues[from_pos:],
+                       entry_cues=sol.entry_cues[from_pos:],
+                       first_entry=sol.first_entry if from_pos == 0 else None,
+                       junction_logp=sol.junction_logp[from_pos:], junction_scores=(),
+                       total=0.0, duration_s=0.0)
+        items, transitions = to_plan(sub, self._lib, station=self.id, first_time=first_time)
+        transitions = [replace(t, index=t.index + at) for t in transitions]
+        del self.plan.items[at:]
+        del self.plan.transitions[at:]
+        self.plan.items.extend(items)
+        self.plan.transitions.extend(transitions)
+        self.plan.log_probability = float(sum(math.log(max(t.probability, 1e-12))
+                                              for t in self.plan.transitions))
+
+    def _memory(self) -> int:
+        """How many songs back a song may not return: long in a big pool, short in a tiny one."""
+        return max(0, min(REPEAT_GAP, len(self._lib.tracks) - AHEAD - 2))
+
+    def _rebase(self, index: int) -> None:
+        """Make the song at plan ``index`` the solution's first (what came before is history,
+        kept out by `_constraints`); draws a new pool when this one has run dry."""
+        item = self.plan.items[index]
+        recent = [it.ref for it in self.plan.items[max(0, index - REPEAT_GAP) : index]]
+        memory = self._memory()
+        kept_out = set(recent[len(recent) - memory :] if memory else []) | self._banned
+        free = len({t.id for t in self._lib.tracks} - kept_out)
+        if free < REFILL_AT and self.pool.library_size > len(self._lib.tracks):
+            self._new_pool(exclude=recent, keep=self._lib.tracks[self._row_of(item.ref)])
+        row = self._row_of(item.ref)
+        hit = np.flatnonzero(np.isclose(self._lib.candidates[row].entry_times, item.entry_time))
+        self._base = index
+        self._sol = Solution(order=(row,), exit_cues=(), entry_cues=(),
+                             first_entry=int(hit[0]) if hit.size else None, junction_logp=(),
+                             junction_scores=(), total=0.0,
+                             duration_s=item.exit_time - item.entry_time)
+
+    def _constraints(self, index: int) -> Constraints:
+        """No song from the last `_memory` songs or banned; artists spaced across history."""
+        memory = self._memory()
+        recent = {it.ref for it in self.plan.items[max(0, index - memory) : index]} if memory \
+            else set()
+        rows = frozenset(r for r, t in enumerate(self._lib.tracks)
+                         if t.id in self._banned or t.id in recent)
+        codes = {t.artist.casefold(): int(self._scores.artists[r])
+                 for r, t in enumerate(self._lib.tracks) if t.artist}
+        gap = Constraints().artist_gap
+        artists = tuple(codes.get((it.artist or "").casefold(), -1)
+                        for it in self.plan.items[max(0, index - gap + 1) : index])
+        return Constraints(exclude=rows - {self._row_of(self.plan.items[index].ref)},
+                           recent_artists=artists)
+
+    # -- the live surface ---------------------------------------------------------------------
+    def ensure_ahead(self, index: int, n: int = 2) -> None:
+        """Item ``index`` starts rendering: make sure ``n`` songs are planned after it."""
+        with self._lock:
+            if len(self.plan.items) - 1 - index >= n:
+                return
+            self._extend(index, not_before=0.0)
+
+    def _extend(self, index: int, *, not_before: float,
+                patch: tuple[float, np.ndarray] | None = None) -> None:
+        if not 0 <= index < len(self.plan.items):
+            raise RadioError(f"item {index} is not in the station's current plan")
+        self._rebase(index)
+        if patch is not None:  # a fresh exit cue for the song at ``index`` (a skip)
+            row = self._sol.order[0]
+            self._lib.candidates[row] = replace(self._lib.candidates[row],
+                                                exit_vectors=patch[1],
+                                                exit_times=np.array([patch[0]]))
+            self._rescore()
+        c = self._constraints(index)
+        n_more = min(AHEAD, len(self._lib.tracks) - 1 - len(c.exclude))
+        if n_more <= 0:
+            raise RadioError("the station has no song left that it may play")
+        try:
+            sol = extend(self._scores, self._sol, streamed=1, n_more=n_more, constraints=c,
+                         not_before=not_before, config=self.config)
+        except ValueError as exc:
+            raise RadioError(f"cannot extend station {self.id}: {exc}") from exc
+        self._set(sol, from_pos=0)
+
+    def replan_after(self, index: int, *, not_before: float) -> None:
+        """A skip: leave item ``index`` at its first downbeat after ``not_before`` s (into its
+        file) and replan what follows. Does nothing when the song ends before that anyway."""
+        with self._lock:
+            if not 0 <= index < len(self.plan.items):
+                raise RadioError(f"item {index} is not in the station's current plan")
+            item = self.plan.items[index]
+            not_before = max(not_before, item.entry_time + Constraints().min_play_s)
+            if item.kind != "track" or not_before >= item.exit_time - 1.0:
+                return
+            t = self._skip_exit(item, not_before)
+            if t is None:
+                return
+            vec = self.model.embed_exits([self._exit_clip(item, t)], self.model.config.sr)
+            self._extend(index, not_before=t - 0.01, patch=(t, vec))
+
+    def _skip_exit(self, item: PlanItem, not_before: float) -> float | None:
+        with Store(self.settings) as store:
+            f = store.features(store.track(item.ref))
+        grid = f.downbeats if f.downbeats.size else f.beats
+        if grid.size == 0:
+            return not_before  # no beat: any moment will do (the renderer crossfades smoothly)
+        ok = grid[(grid >= not_before) & (grid < item.exit_time)]
+        return float(ok[0]) if ok.size else None
+
+    def _exit_clip(self, item: PlanItem, t: float) -> np.ndarray:
+        cfg = self.model.config
+        start = max(0.0, t - cfg.clip_seconds)
+        y = decode(item.path, sr=cfg.sr, channels=1, offset=start, duration=t - start,
+                   timeout=self.settings.decode_timeout_s)[0]
+        n = round(cfg.clip_seconds * cfg.sr)
+        return np.pad(y, (max(0, n - y.size), 0))[-n:].astype(np.float32)
+
+    def feedback(self, kind: FeedbackKind, track_id: int) -> None:
+        """Record a like/skip/block (for the listener, when known) and bend what comes next:
+        a skipped or blocked song is not planned again on this station."""
+        with self._lock:
+            if self.request.listener:
+                record_feedback(self.settings, listener=self.request.listener,
+                                track_id=track_id, kind=kind, station=self.id)
+            elif kind not in ("like", "skip", "block"):
+                raise RadioError(f"feedback must be like, skip or block, not {kind!r}")
+            if kind in ("skip", "block"):
+                self._banned.add(int(track_id))
+
+    def upcoming(self, index: int) -> list[PlanItem]:
+        """The planned items after ``index``."""
+        with self._lock:
+            return list(self.plan.items[index + 1 :])
+
+    def snapshot(self) -> Plan:
+        """A copy of the plan as it stands (safe to serialise while the station plays)."""
+        with self._lock:
+            return Plan(station=self.id, items=list(self.plan.items),
+                        transitions=list(self.plan.transitions),
+                        log_probability=self.plan.log_probability, meta=_lead(self.pool))
+
