@@ -664,7 +664,8 @@ def extend(scores: TransitionScores, played: Solution, *, streamed: int, n_more:
     were: they are on air or gone. The last of them (the song on air) gets a new exit cue, not
     before ``not_before`` seconds into its file (the playhead plus a safety margin), chosen
     together with what follows. Songs of ``played`` after ``streamed`` are replanned. The
-    ``constraints``' artist gap, exclusions and minimum play time apply; its length is ignored.
+    ``constraints``' artist gap, exclusions, minimum play time and recent artists (played
+    before ``played`` began) apply; its length is ignored.
     """
     if not 1 <= streamed <= len(played.order):
         raise ValueError(f"streamed must be 1..{len(played.order)}, got {streamed}")
@@ -675,7 +676,7 @@ def extend(scores: TransitionScores, played: Solution, *, streamed: int, n_more:
     recent = tuple(int(scores.artists[t]) for t in
                    played.order[max(0, streamed - gap) : streamed - 1]) if gap > 1 else ()
     c = replace(base_c, n_songs=n_more + 1, minutes=None, first=cur, first_entry=cur_entry,
-                first_min_exit=not_before, recent_artists=recent,
+                first_min_exit=not_before, recent_artists=(*base_c.recent_artists, *recent),
                 exclude=base_c.exclude | frozenset(played.order[: streamed - 1]))
     tail = sequence(scores, c, config)
     k = streamed - 1  # junctions already made

@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["Candidate", "SoftWeights", "TransitionScores", "camelot_steps", "key_relation",
            "keys_compatible",
-           "score_tensor", "tempo_ratio"]
+           "score_tensor", "soft_components", "tempo_ratio"]
 
 
 @dataclass(frozen=True)
@@ -105,26 +105,31 @@ def key_relation(a: str, b: str) -> str:
 _KEY_COST = np.array([0.0, 0.25, 0.6, 1.0])
 
 
-def _soft_terms(candidates: Sequence[Candidate], w: SoftWeights) -> np.ndarray:
-    """(n, n) float64 non-positive penalties for going from song i to song j."""
+def soft_components(candidates: Sequence[Candidate], w: SoftWeights) -> dict[str, np.ndarray]:
+    """The musical terms one by one: ``{"tempo", "key", "loudness"}`` -> (n, n) float64
+    non-positive penalties for going from song i to song j (what ``--explain`` shows)."""
     n = len(candidates)
     tempo = np.array([c.tempo for c in candidates], dtype=np.float64)
     lufs = np.array([c.lufs for c in candidates], dtype=np.float64)
-    out = np.zeros((n, n))
+    out = {name: np.zeros((n, n)) for name in ("tempo", "key", "loudness")}
     if w.tempo:
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.log2(tempo[None, :] / tempo[:, None])
         change = np.abs(2.0 ** (r - np.round(r)) - 1.0)
-        out -= w.tempo * np.nan_to_num(change, nan=0.0, posinf=0.0) / w.tempo_tolerance
+        out["tempo"] = -w.tempo * np.nan_to_num(change, nan=0.0, posinf=0.0) / w.tempo_tolerance
     if w.key:
         steps = np.array([[camelot_steps(a.camelot, b.camelot) if a.camelot and b.camelot
                            else -1 for b in candidates] for a in candidates])
-        cost = np.where(steps < 0, 0.0, _KEY_COST[np.clip(steps, 0, 3)])
-        out -= w.key * cost
+        out["key"] = -w.key * np.where(steps < 0, 0.0, _KEY_COST[np.clip(steps, 0, 3)])
     if w.loudness:
         jump = np.abs(lufs[None, :] - lufs[:, None]) - w.loudness_free_db
-        out -= w.loudness * np.nan_to_num(np.maximum(jump, 0.0), nan=0.0) / 6.0
+        out["loudness"] = -w.loudness * np.nan_to_num(np.maximum(jump, 0.0), nan=0.0) / 6.0
     return out
+
+
+def _soft_terms(candidates: Sequence[Candidate], w: SoftWeights) -> np.ndarray:
+    """(n, n) float64 non-positive penalties for going from song i to song j."""
+    return np.asarray(sum(soft_components(candidates, w).values()))
 
 
 @dataclass(frozen=True)
