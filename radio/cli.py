@@ -249,11 +249,13 @@ cli.add_command(_fetch_command("dev", "development corpus"))
 def _register_model_commands() -> None:
     # Imported here: radio.cli_model imports this module's option helpers.
     from radio.cli_model import embed_cmd, eval_cmd, train_cmd
+    from radio.cli_plan import plan_cmd
     from radio.cli_render import render_cmd
     from radio.cli_search import search_cmd, similar_cmd
 
     for command in (train_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd, similar_cmd):
         cli.add_command(command)
+    cli.add_command(plan_cmd)
 
 
 def _clock(seconds: float) -> str:
