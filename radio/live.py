@@ -1,0 +1,510 @@
+"""The live engine: one endless station rendered, encoded and paced in real time.
+
+`LiveStation` runs two threads for one `radio.stations.Station`:
+
+- the **render** thread pulls PCM from `radio.render.render` over the station's growing plan
+  (``on_item`` asks the station to keep >= 2 songs planned ahead) and keeps at most
+  ``render_ahead_s`` seconds of it ahead of the live point, so a skip has little to throw away;
+- the **pacer** thread owns the station clock. Every tick it feeds the persistent MP3 encoder
+  (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + encode_lead_s`` of the
+  live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
+  `Segment`s, logs each song as it goes on air (`radio.listeners.record_play`), and holds the
+  clock when rendering fell behind (counted in ``stall_s``) instead of skipping audio.
+
+Station time: frame 0 is the first rendered sample; the **live point** is ``now - t0`` seconds.
+A listener joining now starts there. Audio before ``encoded_end`` is committed (it is in the
+encoder); audio after it can still be replaced.
+
+A **skip** (`request_skip`) is handled by the render thread between chunks: it picks a splice
+point ``S`` no sooner than ``skip_margin_s`` after the live point and after the committed audio,
+fences the pacer there, asks the station for a new exit of the on-air item at the first downbeat
+after ``S`` (`Station.replan_after`), throws away the rendered PCM after ``S`` and renders the new
+tail from the on-air item at the file time that plays at ``S``, crossfaded over a few
+milliseconds (the same audio on both sides): the song then hands over at a beat-aligned junction
+a few seconds after the press. The file time at ``S`` is exact for an item that started fresh;
+for one entered through a junction it is the render marker's ``offset`` when the renderer gives
+one, else the item's entry cue (`radio.render_geometry`: the overlap starts on the entry beat).
+A skip that comes when the song is already stretching into its planned junction does nothing.
+
+It never speaks HTTP (``publish`` is any callable) and never plans (the station does).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol, TypeVar, cast
+
+import numpy as np
+
+from radio.config import Settings
+from radio.errors import RadioError
+from radio.plan import Plan, PlanItem, Transition
+
+__all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "StationLike", "mp3_frame_sizes"]
+
+log = logging.getLogger(__name__)
+
+SR = 44100
+MP3_FRAME = 1152  # samples per MPEG-1 layer III frame
+_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+T = TypeVar("T")
+State = Literal["starting", "live", "stopped", "failed"]
+
+
+class StationLike(Protocol):
+    """What the engine needs of `radio.stations.Station`."""
+
+    id: str
+    plan: Plan
+
+    def ensure_ahead(self, index: int, n: int = 2) -> None: ...
+
+    def replan_after(self, index: int, *, not_before: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Whole MP3 frames of station time ``start`` .. ``start + duration`` (seconds)."""
+
+    data: bytes
+    start: float
+    duration: float
+    title: str  # "Artist - Title" on air at ``start``
+    index: int  # plan item on air at ``start``
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Timing of the live engine, in seconds."""
+
+    render_ahead_s: float = 8.0  # rendered PCM kept ahead of the live point (discarded on skip)
+    release_ahead_s: float = 2.0  # MP3 handed to listeners ahead of the live point
+    encode_lead_s: float = 0.5  # PCM fed to the encoder before its frames are due
+    skip_margin_s: float = 2.0  # a skip splices no sooner than this after the live point
+    skip_room_s: float = 0.5  # ... and the new exit lies at least this after the splice
+    splice_fade_s: float = 0.02  # crossfade of the exact splice (same audio on both sides)
+    tick_s: float = 0.05
+    bitrate: int = 192
+
+
+@dataclass
+class OnAir:
+    """Where a plan item lies in station time, and the file time at its first rendered frame."""
+
+    index: int
+    item: PlanItem
+    start_frame: int  # first rendered frame of the item (a junction's start, or a splice)
+    on_air_frame: int  # when it counts as playing (the middle of its incoming junction)
+    offset: float | None  # file seconds at start_frame; None when unknown
+    probability: float | None  # of the junction that brought it in
+    continued: bool = False  # a splice inside an item already on air
+    logged: bool = False
+
+    @property
+    def title(self) -> str:
+        return f"{self.item.artist} - {self.item.title}" if self.item.artist else self.item.title
+
+
+@dataclass
+class _Stats:
+    stall_s: float = 0.0
+    skips: int = 0
+    rendered_frames: int = 0
+    published_bytes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def mp3_frame_sizes(buf: bytes | bytearray) -> list[int]:
+    """Sizes of the whole MPEG-1 layer III frames at the start of ``buf`` (our encoder's CBR)."""
+    sizes: list[int] = []
+    pos = 0
+    while pos + 4 <= len(buf):
+        h = int.from_bytes(buf[pos : pos + 4], "big")
+        br, sr_i, pad = (h >> 12) & 15, (h >> 10) & 3, (h >> 9) & 1
+        if h >> 21 != 0x7FF or (h >> 19) & 3 != 3 or (h >> 17) & 3 != 1 or br in (0, 15):
+            raise RadioError(f"not an MPEG-1 layer III frame at byte {pos}")
+        size = 144000 * _KBPS[br] // (44100, 48000, 32000)[sr_i] + pad
+        if pos + size > len(buf):
+            break
+        sizes.append(size)
+        pos += size
+    return sizes
+
+
+class _Tail(Sequence[T]):
+    """A live view of ``source()[offset:]`` (the station's plan grows in place), with the first
+    element optionally replaced."""
+
+    def __init__(self, source: Callable[[], list[T]], offset: int,
+                 first: Callable[[T], T] | None = None) -> None:
+        self._source, self._offset, self._first = source, offset, first
+
+    def __len__(self) -> int:
+        return max(0, len(self._source()) - self._offset)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        j = i + len(self) if i < 0 else i
+        if not 0 <= j < len(self):
+            raise IndexError(i)
+        got = self._source()[self._offset + j]
+        return self._first(got) if j == 0 and self._first is not None else got
+
+    def __iter__(self) -> Iterator[T]:
+        j = 0
+        while j < len(self):
+            yield self[j]
+            j += 1
+
+
+def _render_takes_on_item() -> bool:
+    from radio.render import render
+
+    return "on_item" in inspect.signature(render).parameters
+
+
+class LiveStation:
+    """One station on air. `start` it, read `position`/`now_playing`, `request_skip`, `stop`."""
+
+    def __init__(self, station: StationLike, *, settings: Settings,
+                 publish: Callable[[Segment], None], config: LiveConfig | None = None,
+                 listener: str | None = None, log_plays: bool = True,
+                 beats_for: Callable[[PlanItem], np.ndarray | None] | None = None) -> None:
+        self.station, self.settings, self.publish = station, settings, publish
+        self.cfg = config or LiveConfig()
+        self.listener, self.log_plays = listener, log_plays
+        self._beats_for = beats_for
+        self.state: State = "starting"
+        self.error: str | None = None
+        self.stats = _Stats()
+        self.started_at = time.time()
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._pcm: deque[tuple[int, np.ndarray]] = deque()  # rendered, not yet encoded
+        self._rendered_end = 0  # frames
+        self._encoded_end = 0
+        self._fence: int | None = None  # the pacer encodes nothing past this (a skip in work)
+        self._t0: float | None = None  # monotonic time of station frame 0
+        self._onair: list[OnAir] = []
+        self._history: list[tuple[OnAir, float]] = []  # (item, wall time it went on air)
+        self._skip = threading.Event()
+        self._skip_ref: int | None = None
+        self._xfade: np.ndarray | None = None  # old audio to crossfade into the new render
+        self._gen: Iterator[np.ndarray] | None = None
+        self._gen_base = 0
+        self._gen_first = 0
+        self._has_on_item = _render_takes_on_item()
+        self._threads = [threading.Thread(target=self._guard(self._render_loop), daemon=True,
+                                          name=f"render-{station.id}"),
+                         threading.Thread(target=self._guard(self._pace_loop), daemon=True,
+                                          name=f"pacer-{station.id}")]
+
+    # -- public --------------------------------------------------------------------------
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop both threads and the encoder; idempotent."""
+        self._stop.set()
+        with self._lock:
+            self._lock.notify_all()
+        for t in self._threads:
+            if t.is_alive() and t is not threading.current_thread():
+                t.join(timeout)
+        if self.state != "failed":
+            self.state = "stopped"
+
+    def position(self) -> float:
+        """The live point in station seconds (0 until the first audio exists)."""
+        with self._lock:
+            return self._position()
+
+    def wait_live(self, timeout: float) -> bool:
+        """Block until the first audio is on air (or the station failed); True when live."""
+        end = time.monotonic() + timeout
+        with self._lock:
+            while self.state == "starting" and not self._stop.is_set():
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._lock.wait(left)
+            return self.state == "live"
+
+    def now_playing(self) -> OnAir | None:
+        with self._lock:
+            return self._at(round(self._position() * SR))
+
+    def history(self) -> list[tuple[OnAir, float]]:
+        """Items that went on air, oldest first, with the wall time they did."""
+        with self._lock:
+            return list(self._history)
+
+    def request_skip(self, track_id: int | None = None) -> None:
+        """Cut the on-air song short at the next beat-aligned junction soon (see module doc).
+
+        ``track_id``: skip only if that track is still the one on air when the skip is done.
+        """
+        self._skip_ref = track_id
+        self._skip.set()
+        with self._lock:
+            self._lock.notify_all()
+
+    # -- time ----------------------------------------------------------------------------
+    def _position(self) -> float:
+        return 0.0 if self._t0 is None else max(0.0, time.monotonic() - self._t0)
+
+    def _at(self, frame: int, *, rendered: bool = False) -> OnAir | None:
+        """The item on air at ``frame`` (``rendered``: the one whose audio is there)."""
+        found = None
+        for entry in self._onair:
+            if (entry.start_frame if rendered else entry.on_air_frame) <= frame:
+                found = entry
+        return found
+
+    def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                loop()
+            except Exception as exc:  # a dead station must say why, not vanish
+                log.exception("station %s failed", self.station.id)
+                self.error = str(exc) if isinstance(exc, RadioError) else f"internal error: {exc}"
+                self.state = "failed"
+                self._stop.set()
+                with self._lock:
+                    self._lock.notify_all()
+        return run
+
+    # -- render thread -------------------------------------------------------------------
+    def _render_loop(self) -> None:
+        from radio.render import beats_from_store
+        from radio.store import Store
+
+        with Store(self.settings) as store:
+            if self._beats_for is None:
+                self._beats_for = beats_from_store(store)
+            self.station.ensure_ahead(0)
+            self._start_render(0, None, 0)
+            while not self._stop.is_set():
+                if self._skip.is_set():
+                    self._skip.clear()
+                    self._do_skip()
+                with self._lock:
+                    ahead = self._rendered_end - self._position() * SR
+                    if ahead >= self.cfg.render_ahead_s * SR:
+                        self._lock.wait(0.1)
+                        continue
+                assert self._gen is not None
+                chunk = next(self._gen, None)
+                if chunk is None:
+                    log.warning("station %s: the plan ended", self.station.id)
+                    return
+                self._add_pcm(chunk)
+
+    def _start_render(self, first: int, entry: float | None, base: int) -> None:
+        from radio.render import render
+
+        station = self.station
+
+        def first_item(item: PlanItem) -> PlanItem:
+            return item if entry is None else replace(item, entry_time=entry)
+
+        tail = Plan(station=station.id, items=[], transitions=[])
+        tail.items = cast(list[PlanItem], _Tail(lambda: station.plan.items, first, first_item))
+        tail.transitions = cast(list[Transition], _Tail(lambda: station.plan.transitions, first))
+        kwargs: dict[str, Any] = {}
+        if self._has_on_item:
+            kwargs["on_item"] = lambda i: station.ensure_ahead(first + i)
+        assert self._beats_for is not None
+        self._gen = render(tail, beats_for=self._beats_for,
+                           on_marker=lambda m: self._marker(m, first, entry, base), **kwargs)
+        self._gen_base, self._gen_first = base, first
+
+    def _marker(self, m: Any, first: int, entry: float | None, base: int) -> None:
+        index = first + m.index
+        if m.kind == "junction":
+            with self._lock:
+                self._last_junction = (index, base + m.start, base + m.end)
+            return
+        plan = self.station.plan
+        item = plan.items[index]
+        start = base + m.start
+        if m.index == 0:
+            offset: float | None = item.entry_time if entry is None else entry
+            on_air, prob = start, None
+            if index > 0 and entry is None:
+                prob = plan.transitions[index - 1].probability  # faded in by a skip
+        else:
+            offset = getattr(m, "offset", None)
+            j = getattr(self, "_last_junction", None)
+            on_air = (j[1] + j[2]) // 2 if j is not None and j[0] == index - 1 else start
+            prob = plan.transitions[index - 1].probability
+        with self._lock:
+            previous = self._at(start, rendered=True)
+            continued = entry is not None and previous is not None and previous.index == index
+            if continued and previous is not None:
+                on_air, prob = previous.on_air_frame, previous.probability
+            self._onair.append(OnAir(index, item, start, on_air, offset, prob, continued,
+                                     logged=continued))
+        if not self._has_on_item:
+            self.station.ensure_ahead(index + 1)
+
+    def _add_pcm(self, chunk: np.ndarray) -> None:
+        chunk = np.asarray(chunk, dtype=np.float32)
+        with self._lock:
+            if self._xfade is not None:
+                old, self._xfade = self._xfade, None
+                n = min(len(old), len(chunk))
+                fade = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
+                head = old[:n] * np.cos(0.5 * np.pi * fade) + chunk[:n] * np.sin(0.5 * np.pi * fade)
+                chunk = np.concatenate([head, chunk[n:]]) if n < len(chunk) else head
+                if n < len(old):
+                    self._xfade = old[n:]  # a longer fade than this chunk
+            self._pcm.append((self._rendered_end, chunk))
+            self._rendered_end += len(chunk)
+            self.stats.rendered_frames += len(chunk)
+            if self._t0 is None:
+                self._t0 = time.monotonic()
+                self.state = "live"
+            self._lock.notify_all()
+
+    def _do_skip(self) -> None:
+        cfg = self.cfg
+        with self._lock:
+            live = round(self._position() * SR)
+            splice = max(live + round(cfg.skip_margin_s * SR), self._encoded_end + SR // 10)
+            splice = min(splice, self._rendered_end)
+            on_air = self._at(live)
+            here = self._at(splice, rendered=True)
+            if on_air is None or here is None or here.index != on_air.index or (
+                    self._skip_ref is not None and on_air.item.ref != self._skip_ref):
+                return  # the song is already handing over (or another one is on air)
+            self._fence = splice
+        k = here.index
+        try:
+            plan = self.station.plan
+            item = plan.items[k]
+            file_at = (here.offset if here.offset is not None else item.entry_time) + (
+                splice - here.start_frame) / SR
+            if k < len(plan.transitions):
+                # Past this point the renderer is already stretching into the planned junction.
+                tail_s = (16 * 60.0 / item.tempo if item.tempo > 0 else 10.0) + 1.0
+                before = plan.transitions[k]
+                if file_at + cfg.skip_room_s > before.exit_time - tail_s:
+                    return
+            else:
+                before = None
+            try:
+                self.station.replan_after(k, not_before=file_at + cfg.skip_room_s)
+            except RadioError as exc:
+                log.info("station %s: cannot cut item %d short: %s", self.station.id, k, exc)
+                return
+            after = plan.transitions[k] if k < len(plan.transitions) else None
+            if after is None or after == before:
+                return  # the station keeps the planned exit
+            with self._lock:
+                self._cut(splice, cfg.splice_fade_s)
+                self._start_render(k, file_at, splice)
+                self.stats.skips += 1
+        finally:
+            with self._lock:
+                self._fence = None
+                self._lock.notify_all()
+
+    def _cut(self, splice: int, fade_s: float) -> None:
+        """Drop rendered audio after ``splice``, keeping ``fade_s`` of it to crossfade."""
+        kept: deque[tuple[int, np.ndarray]] = deque()
+        after: list[np.ndarray] = []
+        for start, pcm in self._pcm:
+            if start + len(pcm) <= splice:
+                kept.append((start, pcm))
+            elif start >= splice:
+                after.append(pcm)
+            else:
+                kept.append((start, pcm[: splice - start]))
+                after.append(pcm[splice - start :])
+        self._pcm = kept
+        self._rendered_end = splice
+        old = np.concatenate(after) if after else np.zeros((0, 2), np.float32)
+        n = min(len(old), round(fade_s * SR))
+        self._xfade = old[:n] if n else None
+        self._onair = [e for e in self._onair if e.start_frame < splice]
+
+    # -- pacer thread --------------------------------------------------------------------
+    def _pace_loop(self) -> None:
+        from radio.encode import Encoder
+
+        cfg = self.cfg
+        frame_s = MP3_FRAME / SR
+        mp3 = bytearray()
+        released = 0  # MP3 frames handed to publish
+        with Encoder("mp3", bitrate=cfg.bitrate, sr=SR) as enc:
+            while not self._stop.is_set():
+                time.sleep(cfg.tick_s)
+                with self._lock:
+                    if self._t0 is None:
+                        continue
+                    live = self._position()
+                    horizon = round((live + cfg.release_ahead_s + cfg.encode_lead_s) * SR)
+                    if self._fence is not None:
+                        horizon = min(horizon, self._fence)
+                    pieces: list[np.ndarray] = []
+                    while self._pcm and self._encoded_end < horizon:
+                        start, pcm = self._pcm[0]
+                        take = min(len(pcm), horizon - start)
+                        pieces.append(pcm[:take])
+                        if take < len(pcm):
+                            self._pcm[0] = (start + take, pcm[take:])
+                        else:
+                            self._pcm.popleft()
+                        self._encoded_end = start + take
+                    self._lock.notify_all()
+                mp3 += enc.feed(np.concatenate(pieces) if pieces else np.zeros((0, 2), np.float32))
+                due = int((live + cfg.release_ahead_s) / frame_s) - released
+                sizes = mp3_frame_sizes(mp3)[: max(due, 0)]
+                if sizes:
+                    self._release(bytes(mp3[: sum(sizes)]), released, len(sizes))
+                    del mp3[: sum(sizes)]
+                    released += len(sizes)
+                self._hold_clock(released * frame_s, live)
+                self._log_plays(live)
+
+    def _release(self, data: bytes, first_frame: int, n: int) -> None:
+        start = first_frame * MP3_FRAME / SR
+        with self._lock:
+            entry = self._at(round(start * SR))
+        title = entry.title if entry else ""
+        self.stats.published_bytes += len(data)
+        self.publish(Segment(data, start, n * MP3_FRAME / SR, title,
+                             entry.index if entry else 0))
+
+    def _hold_clock(self, released_s: float, live: float) -> None:
+        """When the released audio does not even reach the live point, stop the clock there."""
+        gap = live - released_s
+        if gap > 0.05:
+            with self._lock:
+                if self._t0 is not None:
+                    self._t0 += gap
+                    self.stats.stall_s += gap
+
+    def _log_plays(self, live: float) -> None:
+        from radio.listeners import record_play
+
+        frame = round(live * SR)
+        with self._lock:
+            due = [e for e in self._onair if not e.logged and e.on_air_frame <= frame]
+            for e in due:
+                e.logged = True
+                self._history.append((e, time.time()))
+        for e in due:
+            if self.log_plays:
+                record_play(self.settings, station=self.station.id, listener=self.listener,
+                            item_kind=e.item.kind, ref=e.item.ref, started_at=time.time(),
+                            junction_probability=e.probability)
