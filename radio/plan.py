@@ -7,8 +7,12 @@ JSON-serialisable so that `radio plan --json > p.json` and `radio render p.json`
 Times are seconds from the start of each file. Item ``i`` plays from its ``entry_time`` (the
 beat where it was joined; 0 or the audible start for the first song) to its ``exit_time`` (the
 beat where it leaves; the audible end for the last song). Transition ``i`` joins item ``i`` to item
-``i + 1``: the exit beat of one lies on the entry beat of the next, and the overlap lasts
-``overlap_beats`` beats of the outgoing song, ending on those beats.
+``i + 1``: the exit beat of one lies on the entry beat of the next, and the overlap **starts** on
+those beats and lasts ``overlap_beats`` beats of the outgoing song: A plays on past its exit cue,
+fading out, while B plays from its entry cue, fading in. So the listener hears A up to its exit
+and B from its entry (the clips the continuation model scored), and `radio.analysis` keeps 8 beats
+of audio after every exit cue for the overlap. `radio.render_geometry` reaches back before the
+cues only when A has fewer beats left than the overlap needs.
 """
 
 from __future__ import annotations

@@ -9,20 +9,19 @@ stereo at `RenderConfig.sr` (44100 Hz), full scale 1.0, never above the limiter'
 
 Per item: gain to `target_lufs` from the plan's integrated loudness (at most
 `max_limiting_db` more than the peak allows, so quiet, peaky tracks are not crushed), played
-from its entry cue to its exit cue. Per junction (``_junction`` chooses):
+from its entry cue to its exit cue. Per junction, `radio.render_geometry` says where the overlap
+lies (it starts on A's exit beat, which lands on B's entry beat) and how A's tail is stretched
+(Rubber Band) so that both beat grids coincide; `radio.loudness_match` says how A and B are
+ridden so that the short-term loudness just before the overlap equals the one just after it.
+Equal-power fades; with ``bass_swap`` the low end (< 150 Hz) swaps from A to B on the
+overlap's middle beat. Sponsor items (``kind == "sponsor"``, 5-30 s clips) go through the same
+machinery with short overlaps (a quick duck when they have no beat) and sit just under the
+music they interrupt.
 
-- ``beat``: the outgoing song A is time-stretched (Rubber Band) so that its beat period ramps
-  over `ramp_beats` beats from its own to the incoming song B's, then holds through the overlap;
-  A's exit beat lands on B's entry beat, so both beat grids coincide through the overlap
-  (octave-folded: a 70 BPM song meets a 140 BPM one on every other beat). B is never stretched,
-  so it continues untouched after the junction. The overlap is the plan's ``overlap_beats``
-  (clamped to 8-32, shorter when tempi differ), placed before the cue as far as B has audio
-  before its entry cue and after it otherwise. Equal-power fades; with ``bass_swap`` the low end
-  (< 150 Hz) swaps from A to B on the overlap's middle beat instead of fading.
-- ``smooth``: either side has no reliable beat (beat confidence below `min_beat_confidence`):
-  an equal-power crossfade of `ambient_fade_s`, no stretching.
-- ``short``: tempi too far apart to stretch (more than `max_stretch`): four beats of
-  equal-power crossfade with the cue beats on each other.
+Growing plans: ``on_item(i)`` is called before the renderer reads item ``i``'s exit, item
+``i + 1`` and transition ``i``; it may extend ``plan.items``/``plan.transitions`` in place or
+replace their not-yet-rendered tail. The renderer re-reads the lists at every step and ends
+only when item ``i`` is still the last one after ``on_item(i)``.
 
 Everything passes one streaming look-ahead `radio.dsp.Limiter` (ceiling -1 dBFS). pydub is not
 used for the arithmetic: its AudioSegment works in whole milliseconds on integers and cannot
@@ -41,20 +40,32 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from radio.audio import decode
-from radio.dsp import Limiter, crossover, db_to_gain, equal_power, ramp_output_length, stretch
+from radio.dsp import Limiter, crossover, db_to_gain, equal_power, stretch
 from radio.errors import RadioError
+from radio.loudness_match import (
+    SHORT_TERM_S,
+    clip_offset,
+    db_envelope,
+    heard,
+    peak_db,
+    ride_db,
+    settle,
+    split_match,
+)
 from radio.plan import Plan, PlanItem
+from radio.render_geometry import Junction, plan_junction
 
 if TYPE_CHECKING:
     from pydub import AudioSegment
 
     from radio.store import Store
 
-__all__ = ["BeatsFor", "Marker", "RenderConfig", "beats_from_store", "render", "segments"]
+__all__ = ["BeatsFor", "Marker", "OnItem", "RenderConfig", "beats_from_store", "render",
+           "segments"]
 
 Array = np.ndarray
 BeatsFor = Callable[[PlanItem], "Array | None"]
-Style = Literal["beat", "smooth", "short"]
+OnItem = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -64,15 +75,19 @@ class RenderConfig:
     sr: int = 44100
     target_lufs: float = -14.0
     ceiling_db: float = -1.0
-    max_limiting_db: float = 6.0  # never push a track's peak more than this into the limiter
+    max_limiting_db: float = 6.0  # never push a peak more than this into the limiter
     chunk_frames: int = 22050
     bass_swap: bool = True
     min_beat_confidence: float = 0.3
     ambient_fade_s: float = 10.0
+    sponsor_fade_s: float = 1.5  # the duck into and out of a sponsor clip with no beat
+    sponsor_beats: int = 4  # longest beat-matched overlap next to a sponsor clip
     max_stretch: float = 0.12  # largest tempo change (fraction) a junction may stretch
     ramp_beats: int = 8
-    ride_s: float = 20.0  # an incoming song starts at the outgoing one's level, then returns
-    max_ride_db: float = 9.0
+    lead_s: float = 8.0  # A's audio held back before an overlap, so it can still be ridden
+    ride_s: float = 20.0  # B glides from the meeting level back to its own over this
+    max_ride_db: float = 12.0
+    max_lead_db: float = 6.0
     first_window_s: float = 4.0  # decode this much of the first song first, to start at once
     decode_timeout_s: float = 120.0
 
@@ -88,121 +103,23 @@ class Marker:
     style: str = ""  # junctions: beat | smooth | short
 
 
-@dataclass(frozen=True)
-class _Junction:
-    """Geometry of one junction in file seconds of A (``a_*``) and B (``b_*``)."""
-
-    style: Style
-    a_ramp: float  # A: where its stretched tail starts (factor 1 here)
-    a_ov: float  # A: where the overlap starts (factor reaches ``factor``)
-    a_exit: float  # A: the exit beat (lands on B's entry beat)
-    a_end: float  # A: where the overlap ends
-    factor: float  # A's playback speed through the overlap
-    pre: float  # output seconds of overlap before the junction beat
-    post: float  # ... and after it
-    b_start: float  # B: where its audio starts (entry - pre)
-    b_entry: float
-    swap: float | None  # output seconds from the overlap start to the bass swap
-    beats: int  # overlap length in A beats (0 for smooth)
-
-    def a_out(self, t: float) -> float:
-        """Output seconds, from ``a_ramp``, of A's file time ``t`` (``t`` >= ``a_ramp``)."""
-        ramp = self.a_ov - self.a_ramp
-        if t <= self.a_ov:
-            return ramp_output_length(t - self.a_ramp, 1.0 + (self.factor - 1.0)
-                                      * (t - self.a_ramp) / ramp) if ramp > 0 else 0.0
-        return ramp_output_length(ramp, self.factor) + (t - self.a_ov) / self.factor
-
-
-def _period(beats: Array, at: int, *, before: int, after: int) -> float:
-    seg = beats[max(0, at - before) : at + after + 1]
-    return float(np.median(np.diff(seg))) if seg.size >= 3 else 0.0
-
-
-def _junction(a: PlanItem, b: PlanItem, overlap_beats: int, *, a_beats: Array | None,
-              b_beats: Array | None, a_from: float, cfg: RenderConfig) -> _Junction:
-    """Plan one junction. ``a_from`` is the earliest A time its tail may start."""
-    t_a, t_b = a.exit_time, b.entry_time
-    reliable = (a_beats is not None and b_beats is not None and a_beats.size >= 8
-                and b_beats.size >= 8 and a.tempo > 0 and b.tempo > 0
-                and min(a.beat_confidence, b.beat_confidence) >= cfg.min_beat_confidence)
-    room_a = max(t_a - a_from, 0.0)
-
-    def fade(seconds: float, style: Style) -> _Junction:
-        pre = min(seconds, t_b, room_a)
-        post = seconds - pre
-        return _Junction(style, t_a - pre, t_a - pre, t_a, t_a + post, 1.0, pre, post,
-                         t_b - pre, t_b, None, 0)
-
-    if not reliable:
-        return fade(cfg.ambient_fade_s, "smooth")
-    assert a_beats is not None and b_beats is not None
-    i_a = int(np.argmin(np.abs(a_beats - t_a)))
-    j_b = int(np.argmin(np.abs(b_beats - t_b)))
-    p_a = _period(a_beats, i_a, before=16, after=4)
-    p_b = _period(b_beats, j_b, before=4, after=16)
-    if p_a <= 0 or p_b <= 0:
-        return fade(cfg.ambient_fade_s, "smooth")
-    p_b *= 2.0 ** round(math.log2(p_a / p_b))  # B's period per A beat, octave-folded
-    factor = p_a / p_b
-    if abs(math.log(factor)) > math.log1p(cfg.max_stretch):
-        return fade(max(4 * p_a, 1.0), "short")
-    t_a = float(a_beats[i_a])
-    n = int(np.clip(overlap_beats, 8, 32))
-    if abs(factor - 1) > 0.04:
-        n = min(n, 16)
-    if abs(factor - 1) > 0.08:
-        n = min(n, 8)
-    ramp = 0 if abs(factor - 1) < 0.002 else cfg.ramp_beats
-    # Beats of A available before the exit (after a_from), and B seconds before its entry.
-    before = int(np.sum((a_beats >= a_from + 0.05) & (a_beats < t_a - 1e-6)))
-    n_pre = min(n, int(t_b / p_b), before)
-    ramp = min(ramp, before - n_pre)
-    n_post = min(n - n_pre, a_beats.size - 1 - i_a)
-    if n_pre + n_post < 4:
-        return fade(max(4 * p_a, 1.0), "short")
-    a_ov = float(a_beats[i_a - n_pre])
-    a_end = float(a_beats[i_a + n_post])
-    a_ramp = float(a_beats[i_a - n_pre - ramp])
-    geo = _Junction("beat", a_ramp, a_ov, t_a, a_end, factor, 0.0, 0.0, 0.0, t_b, None,
-                    n_pre + n_post)
-    pre = geo.a_out(t_a) - geo.a_out(a_ov)
-    post = geo.a_out(a_end) - geo.a_out(t_a)
-    swap = None
-    if cfg.bass_swap and n_pre + n_post >= 8:
-        swap = (geo.a_out(float(a_beats[i_a - n_pre + (n_pre + n_post) // 2]))
-                - geo.a_out(a_ov))
-    return _Junction("beat", a_ramp, a_ov, t_a, a_end, factor, pre, post, t_b - pre, t_b,
-                     swap, n_pre + n_post)
-
-
+@dataclass
 class _Carry:
-    """A's processed tail, in output samples from where A's body ends."""
+    """A's held-back tail (processed, in output samples) up to the end of the overlap."""
 
-    def __init__(self, audio: Array, overlap_at: int, geo: _Junction, index: int,
-                 level: float) -> None:
-        self.audio = audio
-        self.level = level  # short-term LUFS of A just before the overlap
-        self.overlap_at = overlap_at
-        self.geo = geo
-        self.index = index
+    audio: Array
+    overlap_at: int  # where the overlap starts in ``audio``
+    geo: Junction
+    index: int
+    level: float  # short-term LUFS just before the overlap (a sponsor: the music's level)
+    headroom_db: float  # how far A may still be raised
 
 
 def _frames(seconds: float, sr: int) -> int:
     return max(0, round(seconds * sr))
 
 
-def _level(y: Array, *, sr: int) -> float:
-    """Loudness (LUFS) of a few seconds of audio; NaN when too short or silent."""
-    if y.shape[1] < sr:
-        return math.nan
-    from radio.analysis import loudness
-
-    lufs = loudness(y=y, sr=sr)[0]
-    return lufs if lufs > -60.0 else math.nan
-
-
-def _mix_overlap(a: Array, b: Array, geo: _Junction, *, sr: int) -> Array:
+def _mix_overlap(a: Array, b: Array, geo: Junction, *, sr: int) -> Array:
     n = b.shape[1]
     if a.shape[1] < n:
         a = np.pad(a, ((0, 0), (0, n - a.shape[1])))
@@ -223,21 +140,24 @@ def _mix_overlap(a: Array, b: Array, geo: _Junction, *, sr: int) -> Array:
 
 class _Renderer:
     def __init__(self, plan: Plan, beats_for: BeatsFor, cfg: RenderConfig,
-                 on_marker: Callable[[Marker], None] | None) -> None:
-        self.plan, self.beats_for, self.cfg, self.on_marker = plan, beats_for, cfg, on_marker
+                 on_marker: Callable[[Marker], None] | None, on_item: OnItem | None) -> None:
+        self.plan, self.beats_for, self.cfg = plan, beats_for, cfg
+        self.on_marker, self.on_item = on_marker, on_item
         self.limiter = Limiter(sr=cfg.sr, ceiling_db=cfg.ceiling_db)
         self.pending: list[Array] = []
         self.pending_frames = 0
         self.written = 0  # frames handed to the limiter
-        self._beats: dict[int, Array | None] = {}
+        self._beats: dict[tuple[str, int, str], Array | None] = {}
 
-    def beats(self, i: int) -> Array | None:
-        if i not in self._beats:
-            self._beats = {k: v for k, v in self._beats.items() if k >= i - 1}
-            item = self.plan.items[i]
-            got = self.beats_for(item) if item.kind == "track" else None
-            self._beats[i] = None if got is None else np.asarray(got, dtype=np.float64)
-        return self._beats[i]
+    def beats(self, item: PlanItem) -> Array | None:
+        # Keyed by the item itself, not its index: a growing plan may replace its tail.
+        key = (item.kind, item.ref, item.path)
+        if key not in self._beats:
+            if len(self._beats) >= 2:
+                self._beats.pop(next(iter(self._beats)))
+            got = self.beats_for(item)
+            self._beats[key] = None if got is None else np.asarray(got, dtype=np.float64)
+        return self._beats[key]
 
     def mark(self, kind: Literal["item", "junction"], index: int, start: int, end: int,
              style: str = "") -> None:
@@ -285,21 +205,34 @@ class _Renderer:
             g = min(g, db_to_gain(self.cfg.ceiling_db + self.cfg.max_limiting_db) / peak)
         return g
 
+    def headroom(self, y: Array) -> float:
+        return self.cfg.ceiling_db + self.cfg.max_limiting_db - peak_db(y)
+
+    def next_junction(self, i: int, body_from: float) -> Junction | None:
+        """Let a growing plan extend itself, then plan item ``i``'s outgoing junction."""
+        if self.on_item is not None:
+            self.on_item(i)
+        items, trs = self.plan.items, self.plan.transitions
+        if i >= len(items) - 1:
+            return None
+        if len(trs) < len(items) - 1:
+            raise RadioError(f"plan has {len(items)} items but {len(trs)} transitions")
+        tr = trs[i]
+        a = replace(items[i], exit_time=tr.exit_time)
+        b = replace(items[i + 1], entry_time=tr.entry_time)
+        return plan_junction(a, b, tr.overlap_beats, a_beats=self.beats(a),
+                             b_beats=self.beats(b), a_from=body_from, cfg=self.cfg)
+
     def run(self) -> Iterator[Array]:
-        cfg, items, sr = self.cfg, self.plan.items, self.cfg.sr
+        cfg, sr = self.cfg, self.cfg.sr
         carry: _Carry | None = None
-        geo_in: _Junction | None = None
-        for i, item in enumerate(items):
-            last = i == len(items) - 1
-            start = geo_in.b_start if geo_in is not None else item.entry_time
-            body_from = geo_in.b_entry + geo_in.post if geo_in is not None else item.entry_time
-            geo_out = None
-            if not last:
-                nxt, tr = items[i + 1], self.plan.transitions[i]
-                a = replace(item, exit_time=tr.exit_time)
-                b = replace(nxt, entry_time=tr.entry_time)
-                geo_out = _junction(a, b, tr.overlap_beats, a_beats=self.beats(i),
-                                    b_beats=self.beats(i + 1), a_from=body_from, cfg=cfg)
+        geo_in: Junction | None = None
+        i = 0
+        while True:
+            start = geo_in.b_start if geo_in is not None else self.plan.items[i].entry_time
+            body_from = geo_in.b_entry + geo_in.post if geo_in is not None else start
+            geo_out = self.next_junction(i, body_from)
+            item = self.plan.items[i]  # read after on_item(i): its exit may have moved
             end = geo_out.a_end + 0.5 if geo_out is not None else item.exit_time
             ramp_at = geo_out.a_ramp if geo_out is not None else end
             if i == 0 and ramp_at - start > 2 * cfg.first_window_s:
@@ -319,10 +252,11 @@ class _Renderer:
                 y = self.load(item, start, end)
                 y *= self.gain(item, y)
                 offset = start
+            level: float | None = None  # a sponsor's: the music's level it was matched to
             if carry is not None and geo_in is not None:
-                self.ride(y, carry.level, geo_in)
+                level = self.match(y, carry, geo_in, item)
                 yield from self.emit(carry.audio[:, : carry.overlap_at])
-                n_ov = min(_frames(geo_in.pre + geo_in.post, sr), y.shape[1])
+                n_ov = min(_frames(geo_in.overlap, sr), y.shape[1])
                 j0 = self.written
                 ov = carry.audio[:, carry.overlap_at :]
                 yield from self.emit(_mix_overlap(ov, y[:, :n_ov], geo_in, sr=sr))
@@ -337,17 +271,23 @@ class _Renderer:
                 tail = min(_frames(0.02, sr), y.shape[1])
                 y[:, y.shape[1] - tail :] *= np.linspace(1, 0, tail)
                 yield from self.emit(y)
-                carry = None
                 break
-            cut = int(np.clip(_frames(geo_out.a_ramp - offset, sr), 0, y.shape[1]))
+            # Hold back A from ``lead_s`` before the overlap: B's level may ask to ride it.
+            held = max(offset, min(geo_out.a_ramp, geo_out.a_ov - cfg.lead_s))
+            cut = int(np.clip(_frames(held - offset, sr), 0, y.shape[1]))
             yield from self.emit(y[:, :cut])
-            carry = self.tail(y[:, cut:], geo_out, i)
+            carry = self.tail(y[:, cut:], geo_out, i, held, level)
             geo_in = geo_out
+            i += 1
         yield from self._chunks(self.limiter.flush(), final=True)
 
-    def tail(self, y: Array, geo: _Junction, index: int) -> _Carry:
-        """Stretch A's tail (from ``geo.a_ramp``) and cut it at the overlap's end."""
+    def tail(self, y: Array, geo: Junction, index: int, held: float,
+             level: float | None) -> _Carry:
+        """Stretch A's tail (from ``geo.a_ramp``; ``y`` starts at ``held``), cut it at the
+        overlap's end and measure A's level just before the overlap."""
         sr = self.cfg.sr
+        k0 = min(_frames(geo.a_ramp - held, sr), y.shape[1])
+        body, y = y[:, :k0], y[:, k0:]
         n = y.shape[1]
         if geo.style != "beat" or abs(geo.factor - 1.0) < 1e-4:
             audio = y
@@ -361,36 +301,58 @@ class _Renderer:
             k = min(_frames(0.01, sr), n, audio.shape[1])
             f_out, f_in = equal_power(k)
             audio[:, :k] = y[:, :k] * f_out + audio[:, :k] * f_in
-        at = _frames(geo.a_out(geo.a_ov), sr)
-        end = at + _frames(geo.pre + geo.post, sr)
-        level = _level(audio[:, max(0, at - _frames(4.0, sr)) : at], sr=sr)
-        return _Carry(audio[:, :end], at, geo, index, level)
+        audio = np.concatenate([body, audio], axis=1) if k0 else audio
+        at = k0 + _frames(geo.a_out(geo.a_ov), sr)
+        end = at + _frames(geo.overlap, sr)
+        if level is None:
+            level = heard(audio[:, max(0, at - _frames(SHORT_TERM_S, sr)) : at], sr=sr,
+                          ceiling_db=self.cfg.ceiling_db)
+        return _Carry(audio[:, :end], at, geo, index, level, self.headroom(audio[:, :end]))
 
-    def ride(self, y: Array, level: float, geo: _Junction) -> None:
-        """Start B at A's level and glide to B's own over ``ride_s`` after the overlap."""
-        sr, cfg = self.cfg.sr, self.cfg
-        ov = _frames(geo.pre + geo.post, sr)
-        own = _level(y[:, ov : ov + _frames(4.0, sr)], sr=sr)
-        if not (math.isfinite(level) and math.isfinite(own)):
-            return
-        d = float(np.clip(level - own, -cfg.max_ride_db, cfg.max_ride_db))
-        if abs(d) < 0.5:
-            return
-        n = min(y.shape[1], ov + _frames(cfg.ride_s, sr))
-        env = np.full(n, d, dtype=np.float32)
-        glide = n - ov
-        if glide > 0:
-            env[ov:] = d * 0.5 * (1 + np.cos(np.pi * np.arange(glide) / glide))
-        y[:, :n] *= (10.0 ** (env / 20.0)).astype(np.float32)
+    def match(self, y: Array, carry: _Carry, geo: Junction, item: PlanItem) -> float | None:
+        """Ride B (``y``, in place) and A's held-back tail so their levels meet at the overlap.
+
+        Returns the music level a sponsor clip was matched to (None for songs)."""
+        cfg, sr = self.cfg, self.cfg.sr
+        ov = _frames(geo.overlap, sr)
+        window = _frames(SHORT_TERM_S, sr)
+        if item.kind == "sponsor":  # one constant gain: just under the music, never above it
+            if math.isfinite(carry.level):
+                d = min(clip_offset(y, sr=sr, music_lufs=carry.level), self.headroom(y))
+                y *= db_to_gain(d)
+            return carry.level
+        level_b = heard(y[:, ov : ov + window], sr=sr, ceiling_db=cfg.ceiling_db)
+        m = split_match(carry.level, level_b, a_headroom_db=carry.headroom_db,
+                        b_headroom_db=self.headroom(y[:, : ov + window]),
+                        max_ride_db=cfg.max_ride_db, max_lead_db=cfg.max_lead_db)
+        at = carry.overlap_at
+        m = settle(carry.audio[:, max(0, at - window) : at], y[:, ov : ov + window], m, sr=sr,
+                   ceiling_db=cfg.ceiling_db, max_ride_db=cfg.max_ride_db,
+                   max_lead_db=cfg.max_lead_db)
+        if abs(m.b_db) >= 0.1:
+            env = ride_db(y, sr=sr, db=m.b_db, hold=ov + window, glide=_frames(cfg.ride_s, sr),
+                          ceiling_lufs=level_b + m.b_db)
+            y[:, : env.size] *= np.power(10.0, env / 20.0, dtype=np.float32)
+        if abs(m.a_db) >= 0.1:
+            # A glides to its offset before its last short-term window and holds it.
+            env = db_envelope(carry.audio.shape[1], start=0, end=max(at - window, at // 2),
+                              db0=0.0, db1=m.a_db)
+            carry.audio *= np.power(10.0, env / 20.0, dtype=np.float32)
+        return None
 
 
 def render(plan: Plan, *, beats_for: BeatsFor, config: RenderConfig | None = None,
-           on_marker: Callable[[Marker], None] | None = None) -> Iterator[Array]:
+           on_marker: Callable[[Marker], None] | None = None,
+           on_item: OnItem | None = None) -> Iterator[Array]:
     """Render ``plan`` as a lazy stream of float32 (frames, 2) chunks at ``config.sr``.
 
     ``beats_for(item)`` gives an item's beat times (seconds, from the file's start) or None
     (`beats_from_store` reads them from the library). ``on_marker`` hears where each item and
-    junction lands in the output, in frames, as the renderer reaches it.
+    junction lands in the output, in frames, as the renderer reaches it. ``on_item(i)`` is
+    called when item ``i`` starts to render, before the renderer reads its exit, item ``i + 1``
+    or transition ``i``; it may extend ``plan.items`` and ``plan.transitions`` in place (an
+    endless station: ``on_item=lambda i: station.ensure_ahead(i)``). The stream ends when item
+    ``i`` is still the last one after ``on_item(i)``.
 
     Raises
     ------
@@ -399,7 +361,7 @@ def render(plan: Plan, *, beats_for: BeatsFor, config: RenderConfig | None = Non
     """
     if not plan.items:
         return iter(())
-    return _Renderer(plan, beats_for, config or RenderConfig(), on_marker).run()
+    return _Renderer(plan, beats_for, config or RenderConfig(), on_marker, on_item).run()
 
 
 def beats_from_store(store: Store) -> BeatsFor:
