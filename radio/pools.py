@@ -28,7 +28,6 @@ from radio.listeners import Taste, taste
 from radio.records import Track
 from radio.search import audio_vectors, search_prompt
 from radio.store import Store
-from text.search import mmr
 
 __all__ = ["Pool", "PoolConfig", "StationRequest", "candidate_pool", "rank_pool", "taste_vector"]
 
@@ -66,7 +65,7 @@ class StationRequest:
 
 @dataclass(frozen=True)
 class PoolConfig:
-    taste_weight: float = 0.3  # cosine to the taste vector, added to relevance
+    taste_weight: float = 0.5  # cosine to the taste vector, added to relevance
     prompt_depth: int = 400  # text hits read per prompt (the rest score the lowest hit's score)
     mmr_depth: int = 4  # MMR picks from the top ``mmr_depth * size`` by relevance
 
@@ -117,21 +116,31 @@ def rank_pool(vectors: np.ndarray, relevance: np.ndarray, *, size: int, diverse:
     top = order[: max(want * mmr_depth, want)]
     if len(top) == 0 or want <= 0:
         return [first] if first is not None else []
-    # MMR's query: the seed's vector, or the relevance-weighted mean of the best rows.
-    if first is not None:
-        q = vectors[first]
-    else:
-        w = np.clip(score[top[:10]] - score[top[:10]].min() + 1e-3, 0, None)
-        q = (vectors[top[:10]] * w[:, None]).sum(axis=0)
-        q = q / (np.linalg.norm(q) + 1e-12)
     if diverse >= 1.0:
         picked = list(range(min(want, len(top))))
     else:
-        # MMR trades similarity to q against redundancy; relevance enters through the order
-        # of ``top`` and the pre-filter, so a prompt's best matches stay in.
-        picked = mmr(q.astype(np.float32), vectors[top], k=min(want, len(top)), lam=diverse)
+        picked = _mmr(score[top], vectors[top], k=min(want, len(top)), lam=diverse)
     rows = [int(top[i]) for i in picked]
     return ([first] if first is not None else []) + rows
+
+
+def _mmr(relevance: np.ndarray, vectors: np.ndarray, *, k: int, lam: float) -> list[int]:
+    """Maximal marginal relevance over given relevances (the blend of seed, prompt and taste,
+    not one query's cosine): each pick maximises ``lam`` x relevance (rescaled to 0..1 over
+    the candidates) minus ``1 - lam`` x its largest cosine to what was already picked."""
+    span = float(relevance.max() - relevance.min())
+    rel = (relevance - relevance.min()) / span if span > 1e-12 else np.ones_like(relevance)
+    sims = vectors @ vectors.T
+    near = np.full(len(rel), -1.0)
+    picked: list[int] = []
+    free = np.ones(len(rel), bool)
+    for _ in range(k):
+        gain = np.where(free, lam * rel - (1 - lam) * near, -np.inf)
+        i = int(np.argmax(gain))
+        picked.append(i)
+        free[i] = False
+        near = np.maximum(near, sims[i])
+    return picked
 
 
 def _title_seed(store: Store, prompt: str) -> Track | None:
@@ -149,7 +158,7 @@ def candidate_pool(settings: Settings, request: StationRequest, *,
         seed = store.find_track(request.seed) if request.seed else None
         if seed is None and request.prompt:
             seed = _title_seed(store, request.prompt)
-        tracks, vecs = audio_vectors(store, store.tracks())
+        tracks, vecs = audio_vectors(store, store.tracks(), settings=settings, kind="auto")
     if not tracks:
         raise RadioError(f"the library in {settings.home} has no analysed tracks; "
                          "run `radio ingest FOLDER` first")
