@@ -19,20 +19,21 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import itertools
+import statistics
+import tempfile
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from radio.config import Settings  # noqa: E402
-from radio.fetch import STYLES  # noqa: E402
-from radio.listeners import record_feedback  # noqa: E402
-from radio.pools import StationRequest, candidate_pool  # noqa: E402
-from radio.records import Track  # noqa: E402
-from radio.store import Store  # noqa: E402
+from radio.config import Settings
+from radio.fetch import STYLES
+from radio.listeners import record_feedback
+from radio.pools import StationRequest, candidate_pool
+from radio.records import Track
+from radio.store import Store
 
 
 def style(track: Track) -> str | None:
@@ -71,8 +72,7 @@ def main() -> None:
             rows.setdefault(f"pool, diverse {diverse}", []).append(
                 float(np.mean([styles.get(i) == styles[t.id] for i in top])))
             rows.setdefault(f"pool, diverse {diverse}: album back to back", []).append(
-                float(sum(albums.get(a) == albums.get(b) for a, b in zip(top, top[1:],
-                                                                          strict=False))))
+                float(sum(albums.get(a) == albums.get(b) for a, b in itertools.pairwise(top))))
     print("\n| seed-song pools (top 10 after the seed) | mean over seeds |\n|---|---|")
     for name, vals in rows.items():
         print(f"| {name} | {statistics.mean(vals):.3f} |")
