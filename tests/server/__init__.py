@@ -1,0 +1,1 @@
+"""Tests of the HTTP service (server/) and its live engine (radio/live.py)."""
