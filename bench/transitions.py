@@ -12,8 +12,10 @@ All three get the same loudness gain and limiter, so the comparison is about the
 Each junction is measured on the output: beat continuity (librosa's beat tracker over +-10 s;
 per inter-beat interval, the deviation from the median of its 9 neighbours, median and max over
 the intervals in the junction zone = overlap +-1 s), the longest gap (50 ms RMS below -45 dBFS)
-in the zone, the loudness step (short-term LUFS of the 3 s before vs the 3 s after the overlap)
-and the whole output's sample peak.
+in the zone, the loudness step (short-term LUFS of the 3 s before vs the 3 s after the overlap),
+the largest short-term jump anywhere from 10 s before to 25 s after the overlap (3 s windows
+every 0.5 s, each against the one 3 s later: this also sees the overlap itself and the level
+ride after it, not just the two windows the renderer matches) and the whole output's sample peak.
 
     nice -n 10 .venv/bin/python bench/transitions.py [--home radio-data-dev] [--pairs 12]
 """
@@ -48,6 +50,7 @@ class Junction:
     beat_max_ms: float
     gap_ms: float
     step_lu: float
+    jump_lu: float
 
 
 def item_for(t: Track, entry: float, exit_: float) -> PlanItem:
@@ -169,7 +172,11 @@ def measure(y: np.ndarray, m: Marker) -> Junction:
     before = y[:, max(0, m.start - 3 * SR) : m.start]
     after = y[:, m.end : m.end + 3 * SR]
     step = abs(loudness(y=before, sr=SR)[0] - loudness(y=after, sr=SR)[0])
-    return Junction(float(np.median(d)), float(np.max(d)), best * 50.0, float(step))
+    zone = y[:, max(0, m.start - 10 * SR) : m.end + 25 * SR]
+    _, curve = loudness(y=zone, sr=SR, hop_s=0.5)
+    curve = curve[3 : curve.size - 3]  # whole 3 s windows only
+    jump = float(np.max(np.abs(curve[6:] - curve[:-6]))) if curve.size > 6 else float("nan")
+    return Junction(float(np.median(d)), float(np.max(d)), best * 50.0, float(step), jump)
 
 
 def main() -> None:
@@ -200,21 +207,24 @@ def main() -> None:
             a, b = plan.items
             print(f"{a.title[:22]:22} -> {b.title[:22]:22} {jm.style:6} "
                   f"{a.tempo:5.1f}->{b.tempo:5.1f} BPM  beat med {r.beat_med_ms:5.1f} ms "
-                  f"max {r.beat_max_ms:5.1f}  gap {r.gap_ms:4.0f} ms  step {r.step_lu:4.1f} LU",
-                  flush=True)
+                  f"max {r.beat_max_ms:5.1f}  gap {r.gap_ms:4.0f} ms  step {r.step_lu:4.1f} LU "
+                  f"(xfade5 {rows['xfade5'][-1].step_lu:4.1f}, cut {rows['cut'][-1].step_lu:4.1f})"
+                  f"  jump {r.jump_lu:4.1f} LU (xfade5 {rows['xfade5'][-1].jump_lu:4.1f}, "
+                  f"cut {rows['cut'][-1].jump_lu:4.1f})", flush=True)
     print(f"\n{len(plans)} junctions ({styles.count('beat')} beat, "
           f"{styles.count('smooth')} smooth, {styles.count('short')} short) from {args.home}")
     beat_idx = [i for i, s in enumerate(styles) if s == "beat"]
     print("renderer | beat dev median ms (beat junctions: median, worst) | gap>200ms | "
-          "step LU (median, worst) | step>2LU | peak dBFS")
+          "step LU (median, worst) | step>2LU | jump LU (median, worst) | peak dBFS")
     for name, js in rows.items():
         med = np.array([js[i].beat_med_ms for i in beat_idx])
         steps = np.array([j.step_lu for j in js])
         gaps = sum(j.gap_ms > 200 for j in js)
+        jumps = np.array([j.jump_lu for j in js])
         print(f"{name:8} | {np.nanmedian(med):6.1f} {np.nanmax(med):6.1f} "
               f"({np.sum(med <= 20)}/{med.size} <= 20 ms) | {gaps:2d} | "
               f"{np.median(steps):4.2f} {np.max(steps):5.2f} | {np.sum(steps > 2):2d} | "
-              f"{peaks[name]:6.2f}")
+              f"{np.nanmedian(jumps):4.1f} {np.nanmax(jumps):5.1f} | {peaks[name]:6.2f}")
 
 
 if __name__ == "__main__":
