@@ -101,6 +101,7 @@ class Marker:
     start: int
     end: int
     style: str = ""  # junctions: beat | smooth | short
+    offset: float | None = None  # items: file seconds of the item at ``start``
 
 
 @dataclass
@@ -160,9 +161,9 @@ class _Renderer:
         return self._beats[key]
 
     def mark(self, kind: Literal["item", "junction"], index: int, start: int, end: int,
-             style: str = "") -> None:
+             style: str = "", offset: float | None = None) -> None:
         if self.on_marker is not None:
-            self.on_marker(Marker(kind, index, start, end, style))
+            self.on_marker(Marker(kind, index, start, end, style, offset))
 
     def emit(self, piece: Array) -> Iterator[Array]:
         if piece.shape[1] == 0:
@@ -240,7 +241,7 @@ class _Renderer:
                 split = start + cfg.first_window_s
                 head = self.load(item, start, split + 0.05)
                 g = self.gain(item, head)
-                self.mark("item", i, self.written, self.written)
+                self.mark("item", i, self.written, self.written, offset=start)
                 n0 = _frames(cfg.first_window_s, sr)
                 yield from self.emit(head[:, :n0] * g)
                 rest = self.load(item, split, end) * g
@@ -261,11 +262,11 @@ class _Renderer:
                 ov = carry.audio[:, carry.overlap_at :]
                 yield from self.emit(_mix_overlap(ov, y[:, :n_ov], geo_in, sr=sr))
                 self.mark("junction", carry.index, j0, self.written, geo_in.style)
-                self.mark("item", i, j0, j0)
+                self.mark("item", i, j0, j0, offset=start)
                 y = y[:, n_ov:]
                 offset += n_ov / sr
             elif i == 0 and offset == start:
-                self.mark("item", i, self.written, self.written)
+                self.mark("item", i, self.written, self.written, offset=start)
                 y[:, : _frames(0.005, sr)] *= np.linspace(0, 1, _frames(0.005, sr))[: y.shape[1]]
             if geo_out is None:
                 tail = min(_frames(0.02, sr), y.shape[1])

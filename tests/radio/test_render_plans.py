@@ -104,7 +104,10 @@ def test_a_plan_of_one_item_grows_through_on_item(songs: list[PlanItem], events:
         assert events.index(f"on_item {i - 1}") < events.index(f"decode song{i}")
     junctions = [m for m in marks if m.kind == "junction"]
     assert [m.style for m in junctions] == ["beat"] * 3
-    assert [m.index for m in marks if m.kind == "item"] == [0, 1, 2, 3]
+    items = [m for m in marks if m.kind == "item"]
+    assert [m.index for m in items] == [0, 1, 2, 3]
+    # Each item starts on its entry beat, with the overlap (the plan's convention).
+    assert [m.offset for m in items] == pytest.approx([s.entry_time for s in plan.items])
     for m in junctions:
         assert _quietest_ms(y, m) < 200
         assert abs(_st(y, m.start - 3 * SR, m.start) - _st(y, m.end, m.end + 3 * SR)) <= 2.0
