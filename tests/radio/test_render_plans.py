@@ -220,3 +220,33 @@ def test_sponsor_fades_fit_a_short_clip(songs: list[PlanItem], sponsor: PlanItem
     assert (j1.start - j0.end) / SR == pytest.approx(3.0, abs=0.05)
     for m in (j0, j1):
         assert _quietest_ms(y, m) < 200
+
+
+def test_a_jingle_with_a_beat_is_beat_matched_in_four_beats(
+    outro_song: PlanItem, songs: list[PlanItem], tmp_path: Path,
+) -> None:
+    y = beat_track(seconds=10.0, bpm=120.0, seed=31)  # loud: peak 0.8, -12 LUFS or so
+    path = write_audio(tmp_path / "jingle.wav", y)
+    jingle = PlanItem(kind="sponsor", ref=2, path=str(path), title="jingle", artist=None,
+                      entry_time=0.0, exit_time=8.0, tempo=120.0, beat_confidence=0.9,
+                      lufs=loudness(y=y, sr=GEN_SR)[0])
+    a = replace(outro_song, exit_time=56 * 60 / 120)
+    b = replace(songs[2], entry_time=8 * 60 / 120)
+    trs = [Transition(0, a.exit_time, 0.0, 16, 1.0, 0.5), Transition(1, 8.0, b.entry_time,
+                                                                     16, 1.0, 0.5)]
+
+    def beats_for(item: PlanItem) -> np.ndarray:
+        return np.arange(0.0, 10.0 if item.kind == "sponsor" else SECONDS, 60.0 / item.tempo)
+
+    marks: list[Marker] = []
+    plan = Plan(station="jingle", items=[a, jingle, b], transitions=trs)
+    out = np.concatenate(list(render(plan, beats_for=beats_for, on_marker=marks.append))).T
+    j0, j1 = (m for m in marks if m.kind == "junction")
+    assert (j0.style, j1.style) == ("beat", "beat")
+    for m in (j0, j1):
+        assert (m.end - m.start) / SR == pytest.approx(4 * 0.5, abs=0.02)  # four beats
+        assert _quietest_ms(out, m) < 200
+    music = _st(out, j0.start - 3 * SR, j0.start)
+    clip = out[:, j0.end : j1.start]
+    assert abs(loudness(y=clip, sr=SR)[0] - music) <= 1.0
+    assert loudness(y=clip, sr=SR, hop_s=0.5)[1][3:-3].max() <= music + 0.3
