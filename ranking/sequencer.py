@@ -576,6 +576,7 @@ class _Search:
         best = max(g.fitness.values[0] for g in pop)
         stale, gen, last_gain, stopped = 0, 0, 0, "generations"
         n_off = cfg.population - cfg.elite
+        gen_start, slowest = time.perf_counter(), 0.0
         for gen in range(1, cfg.generations + 1):
             elite = [g.clone() for g in tools.selBest(pop, cfg.elite)]
             off = [g.clone() for g in tools.selTournament(pop, n_off, cfg.tournament)]
@@ -616,7 +617,10 @@ class _Search:
             if stale >= cfg.patience:
                 stopped = "converged"
                 break
-            if time.perf_counter() > self.deadline:
+            # Stop when another generation as slow as the slowest so far would overrun.
+            now = time.perf_counter()
+            slowest, gen_start = max(slowest, now - gen_start), now
+            if now + slowest > self.deadline:
                 stopped = "time"
                 break
         winner = tools.selBest(pop, 1)[0]
