@@ -253,11 +253,13 @@ def _register_model_commands() -> None:
     from radio.cli_render import render_cmd
     from radio.cli_search import search_cmd, similar_cmd
     from radio.cli_serve import serve_cmd
+    from radio.cli_sponsors import sponsors_group
 
     for command in (train_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd, similar_cmd):
         cli.add_command(command)
     cli.add_command(plan_cmd)
     cli.add_command(serve_cmd)
+    cli.add_command(sponsors_group)
 
 
 def _clock(seconds: float) -> str:

@@ -1,0 +1,482 @@
+"""Sponsors: the operator's ad clips, their rules, every impression, and placing them in plans.
+
+Sponsor rows and impressions are the operator's own data (nothing can rebuild them), so they
+live in their own tables of ``library.db`` (created on first use; `radio.store` never drops
+them), written through a connection with ``PRAGMA synchronous = FULL``: a committed sponsor or
+impression survives a killed process and a power cut. A clip is copied into
+``RADIO_HOME/sponsors/<content hash><suffix>`` (temporary file, fsync, rename) before its row is
+committed, then analysed like a track (`radio.analysis.analyse`: loudness, beats) and embedded by
+the continuation model at its first and last seconds, which are where it meets the music.
+
+Deleting a sponsor marks it ``deleted`` (its impressions and reports stay, and so does the clip,
+so a plan already on air still renders); `place_sponsors` never chooses a paused or deleted
+sponsor, and `radio.placement.remove_sponsors` takes a deleted one out of a plan's future.
+
+The choice itself is `radio.placement` (pure); this module gathers its inputs: cue embeddings of
+the plan's junctions from the FAISS cue index, the sponsors' rules, this listener's impressions
+of the last hour, and the text similarity of each sponsor with the station's description.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlite_utils import Database
+
+from radio.config import Settings
+from radio.errors import AnalysisError, AudioLoadError, ConfigError, NotFound, RadioError
+from radio.plan import PlanItem
+
+if TYPE_CHECKING:
+    from ranking.model import ContinuationModel
+
+__all__ = ["ClipRejected", "Impression", "Sponsor", "SponsorLimits", "SponsorReport",
+           "SponsorStatus", "SponsorStore", "add_sponsor", "embed_clip", "parse_time",
+           "sponsor_item"]
+
+SponsorStatus = Literal["active", "paused", "deleted"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sponsors (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',           -- JSON list of strings
+    path TEXT NOT NULL,                        -- the copy under RADIO_HOME/sponsors
+    original_name TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    duration REAL NOT NULL, audible_start REAL NOT NULL, audible_end REAL NOT NULL,
+    tempo REAL NOT NULL, tempo_confidence REAL NOT NULL, lufs REAL NOT NULL,
+    beats BLOB NOT NULL,                       -- float64 seconds
+    model_id TEXT NOT NULL,                    -- which continuation model made the vectors
+    entry_vector BLOB NOT NULL, exit_vector BLOB NOT NULL,  -- float32
+    cap_per_hour INTEGER NOT NULL CHECK (cap_per_hour >= 1),
+    min_gap_minutes REAL NOT NULL CHECK (min_gap_minutes >= 0),
+    starts_at REAL, ends_at REAL,              -- seconds since the epoch; NULL: no limit
+    weight REAL NOT NULL CHECK (weight > 0),
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused', 'deleted')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sponsor_impressions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sponsor_id INTEGER NOT NULL REFERENCES sponsors(id),
+    station TEXT NOT NULL,
+    listener TEXT,
+    time REAL NOT NULL,                        -- seconds since the epoch
+    junction_drop REAL,                        -- nats: how much the ad cost the mix
+    probability_in REAL, probability_out REAL
+);
+CREATE INDEX IF NOT EXISTS sponsor_impressions_by_sponsor ON sponsor_impressions(sponsor_id, time);
+CREATE INDEX IF NOT EXISTS sponsor_impressions_by_listener ON sponsor_impressions(listener, time);
+CREATE INDEX IF NOT EXISTS sponsor_impressions_by_station ON sponsor_impressions(station, time);
+"""
+
+
+class SponsorLimits(BaseSettings):
+    """Limits on sponsor clips (RADIO_SPONSOR_MAX_BYTES, RADIO_SPONSOR_MAX_SECONDS)."""
+
+    model_config = SettingsConfigDict(env_prefix="RADIO_", extra="ignore")
+
+    sponsor_max_bytes: int = Field(default=50 * 1024**2, gt=0)
+    sponsor_max_seconds: float = Field(default=120.0, gt=0)
+
+
+class ClipRejected(RadioError):
+    """A sponsor clip that cannot be used; ``reason`` is ``too-large``, ``not-audio``,
+    ``too-long``, ``too-short`` or ``silent`` (the server maps them to 413, 415 and 422)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True, eq=False)
+class Sponsor:
+    """One sponsor (a row of ``sponsors``). Times in seconds; ``starts_at``/``ends_at`` epoch."""
+
+    id: int
+    name: str
+    text: str
+    tags: tuple[str, ...]
+    path: str
+    original_name: str
+    content_hash: str
+    duration: float
+    audible_start: float
+    audible_end: float
+    tempo: float
+    tempo_confidence: float
+    lufs: float
+    cap_per_hour: int
+    min_gap_minutes: float
+    starts_at: float | None
+    ends_at: float | None
+    weight: float
+    status: SponsorStatus
+    created_at: str
+    updated_at: str
+    model_id: str
+    beats: np.ndarray = field(repr=False)
+    entry_vector: np.ndarray = field(repr=False)
+    exit_vector: np.ndarray = field(repr=False)
+
+    def describe(self) -> str:
+        """The text targeting compares with a station's prompt or seed."""
+        return ". ".join(x for x in (self.name, self.text, ", ".join(self.tags)) if x)
+
+    def active_at(self, when: float) -> bool:
+        return self.status == "active" and (self.starts_at is None or when >= self.starts_at) \
+            and (self.ends_at is None or when < self.ends_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "text": self.text, "tags": list(self.tags),
+                "original_name": self.original_name, "duration": round(self.duration, 3),
+                "lufs": round(self.lufs, 2), "tempo": round(self.tempo, 2),
+                "cap_per_hour": self.cap_per_hour, "min_gap_minutes": self.min_gap_minutes,
+                "start": _iso(self.starts_at), "end": _iso(self.ends_at),
+                "weight": self.weight, "status": self.status, "created_at": self.created_at}
+
+
+@dataclass(frozen=True)
+class Impression:
+    sponsor_id: int
+    station: str
+    listener: str | None
+    time: float
+    junction_drop: float | None
+    probability_in: float | None
+    probability_out: float | None
+
+
+@dataclass(frozen=True)
+class SponsorReport:
+    """What a sponsor got: impressions overall, lately, by station, and how they sounded."""
+
+    sponsor: Sponsor
+    impressions: int
+    last_hour: int
+    last_day: int
+    listeners: int  # distinct listener ids (anonymous plays count as none)
+    by_station: dict[str, int]
+    first: float | None
+    last: float | None
+    mean_drop: float | None  # nats: lower = the ad sat more naturally in the music
+    mean_probability_in: float | None
+    mean_probability_out: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 4)
+
+        return {"sponsor": self.sponsor.to_dict(), "impressions": self.impressions,
+                "last_hour": self.last_hour, "last_day": self.last_day,
+                "listeners": self.listeners, "by_station": self.by_station,
+                "first": _iso(self.first), "last": _iso(self.last),
+                "mean_drop": r(self.mean_drop), "mean_probability_in": r(
+                    self.mean_probability_in),
+                "mean_probability_out": r(self.mean_probability_out)}
+
+
+def _iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def parse_time(value: str | None, *, what: str) -> float | None:
+    """ISO 8601 (``2026-12-01`` or ``2026-12-01T08:00+01:00``; no zone = UTC) to epoch s."""
+    if value is None or not value.strip():
+        return None
+    try:
+        dt = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise RadioError(f"{what} {value!r} is not a date/time; write e.g. 2026-12-01T08:00"
+                         ) from exc
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+class SponsorStore:
+    """The sponsor tables of ``library.db``; one per thread, closed after use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.dir = settings.home / "sponsors"
+        try:
+            settings.home.mkdir(parents=True, exist_ok=True)
+            self._db = Database(settings.db_path)
+            conn = self._db.conn
+            conn.execute("PRAGMA busy_timeout = 10000")
+            self._db.enable_wal()
+            conn.execute("PRAGMA synchronous = FULL")  # operator data: survive a power cut
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{settings.db_path} is not a usable SQLite database ({exc})"
+                              ) from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SponsorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sponsors -------------------------------------------------------------------------
+    def insert(self, row: dict[str, Any]) -> Sponsor:
+        now = _now_iso()
+        with self._db.atomic():
+            new_id = self._db.table("sponsors").insert(
+                {**row, "status": "active", "created_at": now, "updated_at": now}).last_rowid
+        assert new_id is not None
+        return self.get(new_id)
+
+    def get(self, sponsor_id: int, *, deleted: bool = True) -> Sponsor:
+        """The sponsor with this id (a deleted one too unless ``deleted`` is False)."""
+        rows = list(self._db.query("SELECT * FROM sponsors WHERE id = ?", [sponsor_id]))
+        if not rows or (not deleted and rows[0]["status"] == "deleted"):
+            raise NotFound("sponsor", sponsor_id)
+        return _sponsor(rows[0])
+
+    def sponsors(self, *, include_deleted: bool = False) -> list[Sponsor]:
+        sql = "SELECT * FROM sponsors" + ("" if include_deleted else
+                                          " WHERE status != 'deleted'") + " ORDER BY id"
+        return [_sponsor(r) for r in self._db.query(sql)]
+
+    def set_status(self, sponsor_id: int, status: SponsorStatus) -> Sponsor:
+        """Pause, resume or delete; a deleted sponsor stays deleted (`NotFound`)."""
+        with self._db.atomic():
+            cur = self._db.execute(
+                "UPDATE sponsors SET status = ?, updated_at = ? WHERE id = ? "
+                "AND status != 'deleted'", [status, _now_iso(), sponsor_id])
+        if cur.rowcount == 0:
+            raise NotFound("sponsor", sponsor_id)
+        return self.get(sponsor_id)
+
+    def set_vectors(self, sponsor_id: int, model_id: str, entry: np.ndarray,
+                    exit_: np.ndarray) -> None:
+        with self._db.atomic():
+            self._db.execute(
+                "UPDATE sponsors SET model_id = ?, entry_vector = ?, exit_vector = ? "
+                "WHERE id = ?", [model_id, _blob(entry), _blob(exit_), sponsor_id])
+
+    # -- impressions ----------------------------------------------------------------------
+    def record_impression(self, imp: Impression) -> None:
+        """Log one play of an ad (committed and synced before this returns)."""
+        self.get(imp.sponsor_id)
+        with self._db.atomic():
+            self._db.table("sponsor_impressions").insert({
+                "sponsor_id": imp.sponsor_id, "station": imp.station[:128],
+                "listener": None if imp.listener is None else imp.listener[:64],
+                "time": float(imp.time), "junction_drop": imp.junction_drop,
+                "probability_in": imp.probability_in, "probability_out": imp.probability_out})
+
+    def impressions(self, *, since: float, listener: str | None = None,
+                    station: str | None = None) -> list[Impression]:
+        """Impressions at or after ``since``, of this listener (else this station), by time."""
+        where: list[str] = ["time >= ?"]
+        args: list[Any] = [float(since)]
+        if listener is not None:
+            where.append("listener = ?")
+            args.append(listener)
+        elif station is not None:
+            where.append("station = ?")
+            args.append(station)
+        rows = self._db.execute(
+            "SELECT sponsor_id, station, listener, time, junction_drop, probability_in, "
+            f"probability_out FROM sponsor_impressions WHERE {' AND '.join(where)} "
+            "ORDER BY time", args).fetchall()
+        return [Impression(*r) for r in rows]
+
+    def last_ad(self, station: str) -> tuple[float, int] | None:
+        """(time, sponsor id) of the station's latest impression, if any."""
+        row = self._db.execute(
+            "SELECT time, sponsor_id FROM sponsor_impressions WHERE station = ? "
+            "ORDER BY time DESC LIMIT 1", [station]).fetchone()
+        return None if row is None else (float(row[0]), int(row[1]))
+
+    def report(self, sponsor_id: int, *, now: float | None = None) -> SponsorReport:
+        sponsor = self.get(sponsor_id)
+        now = time.time() if now is None else now
+        q = self._db.execute
+        n, first, last, drop, p_in, p_out, listeners = q(
+            "SELECT COUNT(*), MIN(time), MAX(time), AVG(junction_drop), AVG(probability_in), "
+            "AVG(probability_out), COUNT(DISTINCT listener) FROM sponsor_impressions "
+            "WHERE sponsor_id = ?", [sponsor_id]).fetchone()
+
+        def count_since(t: float) -> int:
+            return int(q("SELECT COUNT(*) FROM sponsor_impressions WHERE sponsor_id = ? "
+                         "AND time > ?", [sponsor_id, t]).fetchone()[0])
+
+        by_station = dict(q("SELECT station, COUNT(*) FROM sponsor_impressions WHERE "
+                            "sponsor_id = ? GROUP BY station ORDER BY 2 DESC", [sponsor_id]))
+        return SponsorReport(sponsor=sponsor, impressions=int(n), last_hour=count_since(
+            now - 3600), last_day=count_since(now - 86400), listeners=int(listeners),
+            by_station={str(k): int(v) for k, v in by_station.items()}, first=first, last=last,
+            mean_drop=drop, mean_probability_in=p_in, mean_probability_out=p_out)
+
+
+def _blob(v: np.ndarray) -> bytes:
+    return np.ascontiguousarray(v, dtype=np.float32).tobytes()
+
+
+def _sponsor(row: dict[str, Any]) -> Sponsor:
+    v = dict(row)
+    v["tags"] = tuple(json.loads(v.get("tags") or "[]"))
+    v["beats"] = np.frombuffer(v["beats"], dtype=np.float64).copy()
+    v["entry_vector"] = np.frombuffer(v["entry_vector"], dtype=np.float32).copy()
+    v["exit_vector"] = np.frombuffer(v["exit_vector"], dtype=np.float32).copy()
+    return Sponsor(**v)
+
+
+def sponsor_item(sponsor: Sponsor) -> PlanItem:
+    """The sponsor's clip as a plan item: played whole, from its audible start to its end."""
+    return PlanItem(kind="sponsor", ref=sponsor.id, path=sponsor.path, title=sponsor.name,
+                    artist=None, entry_time=sponsor.audible_start,
+                    exit_time=sponsor.audible_end, tempo=sponsor.tempo,
+                    beat_confidence=sponsor.tempo_confidence, lufs=sponsor.lufs)
+
+
+# -- adding a clip ----------------------------------------------------------------------------
+
+def embed_clip(y: np.ndarray, sr: int, *, start: float, end: float,
+               model: ContinuationModel) -> tuple[np.ndarray, np.ndarray]:
+    """(entry, exit) embeddings of mono ``y``: its first and last model-context seconds of
+    audio between ``start`` and ``end`` (silence-padded when the clip is shorter)."""
+    n = round(model.config.clip_seconds * sr)
+    a, b = round(start * sr), round(end * sr)
+    head = np.zeros(n, np.float32)
+    tail = np.zeros(n, np.float32)
+    seg = np.asarray(y[a:b], dtype=np.float32)
+    head[: min(n, seg.size)] = seg[:n]
+    tail[n - min(n, seg.size):] = seg[-n:] if seg.size else 0.0
+    return model.embed_entries([head], sr)[0], model.embed_exits([tail], sr)[0]
+
+
+def _validate(*, name: str, text: str, tags: tuple[str, ...], cap_per_hour: int,
+              min_gap_minutes: float, starts_at: float | None, ends_at: float | None,
+              weight: float, now: float) -> None:
+    if not name.strip() or len(name) > 200:
+        raise RadioError("a sponsor needs a name of 1 to 200 characters")
+    if len(text) > 2000 or len(tags) > 32 or any(len(t) > 64 or not t.strip() for t in tags):
+        raise RadioError("sponsor text is at most 2000 characters and 32 tags of 1-64 each")
+    if not 1 <= cap_per_hour <= 60:
+        raise RadioError(f"cap per hour {cap_per_hour} allows no ads (or too many); give "
+                         "1 to 60 plays per listener-hour, or pause the sponsor instead")
+    if not 0 <= min_gap_minutes <= 24 * 60:
+        raise RadioError(f"minimum gap {min_gap_minutes} min is outside 0 to 1440 minutes")
+    if not (0 < weight <= 100 and math.isfinite(weight)):
+        raise RadioError(f"weight {weight} must be above 0 and at most 100")
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise RadioError(f"no active window: the sponsor ends ({_iso(ends_at)}) before it "
+                         f"starts ({_iso(starts_at)})")
+    if ends_at is not None and ends_at <= now:
+        raise RadioError(f"no active window: the sponsor's end ({_iso(ends_at)}) has passed")
+
+
+def add_sponsor(settings: Settings, clip: Path, *, name: str, text: str = "",
+                tags: tuple[str, ...] = (), cap_per_hour: int = 4, min_gap_minutes: float = 10.0,
+                starts_at: float | None = None, ends_at: float | None = None,
+                weight: float = 1.0, original_name: str | None = None,
+                model: ContinuationModel | None = None, now: float | None = None) -> Sponsor:
+    """Check, analyse, embed and store one sponsor clip; the clip is copied into the home.
+
+    Raises `ClipRejected` for a file that is not usable audio, `RadioError` for bad fields.
+    Nothing is stored unless everything succeeded.
+    """
+    from radio.analysis import analyse
+    from radio.audio import decode
+    from radio.ingest import hash_file
+    from radio.modeling import model_id, resolve_model
+
+    tags = tuple(t.strip() for t in tags if t.strip())
+    _validate(name=name, text=text, tags=tags, cap_per_hour=cap_per_hour,
+              min_gap_minutes=min_gap_minutes, starts_at=starts_at, ends_at=ends_at,
+              weight=weight, now=time.time() if now is None else now)
+    limits = SponsorLimits()
+    clip = Path(clip)
+    label = original_name or clip.name
+    try:
+        size = clip.stat().st_size
+    except OSError as exc:
+        raise ClipRejected("not-audio", f"cannot read sponsor clip {label}: {exc}") from exc
+    if size > limits.sponsor_max_bytes:
+        raise ClipRejected("too-large", f"sponsor clip {label} is {size / 1e6:.1f} MB; the "
+                           f"limit is {limits.sponsor_max_bytes / 1e6:.1f} MB")
+    sr = settings.analysis_sr
+    try:
+        y = decode(clip, sr=sr, channels=2, timeout=settings.decode_timeout_s)
+    except AudioLoadError as exc:
+        raise ClipRejected("not-audio", f"{label} is not audio that ffmpeg can decode "
+                           f"({exc.reason}{': ' + exc.cause if exc.cause else ''})") from exc
+    seconds = y.shape[1] / sr
+    if seconds > limits.sponsor_max_seconds:
+        raise ClipRejected("too-long", f"sponsor clip {label} lasts {seconds:.0f} s; the limit "
+                           f"is {limits.sponsor_max_seconds:.0f} s")
+    try:
+        analysis = analyse(y=y, sr=sr)
+    except AnalysisError as exc:
+        raise ClipRejected(exc.reason, f"sponsor clip {label}: {exc}") from exc
+    model = model or resolve_model(settings)
+    mono = y.mean(axis=0)
+    if model.config.sr != sr:
+        import librosa
+
+        mono = librosa.resample(mono, orig_sr=sr, target_sr=model.config.sr, res_type="soxr_hq")
+    entry, exit_ = embed_clip(mono, model.config.sr, start=analysis.audible_start,
+                              end=analysis.audible_end, model=model)
+    digest = hash_file(clip)
+    dest = _keep_copy(clip, settings.home / "sponsors", digest, Path(label).suffix.lower())
+    row = {"name": name.strip(), "text": text.strip(), "tags": json.dumps(list(tags)),
+           "path": str(dest), "original_name": label[:255], "content_hash": digest,
+           "duration": float(analysis.duration), "audible_start": float(analysis.audible_start),
+           "audible_end": float(analysis.audible_end), "tempo": float(analysis.tempo),
+           "tempo_confidence": float(analysis.tempo_confidence), "lufs": float(analysis.lufs),
+           "beats": np.asarray(analysis.beats, np.float64).tobytes(),
+           "model_id": model_id(model), "entry_vector": _blob(entry), "exit_vector": _blob(
+               exit_), "cap_per_hour": int(cap_per_hour),
+           "min_gap_minutes": float(min_gap_minutes), "starts_at": starts_at,
+           "ends_at": ends_at, "weight": float(weight)}
+    with SponsorStore(settings) as store:
+        return store.insert(row)
+
+
+def _keep_copy(src: Path, folder: Path, digest: str, suffix: str) -> Path:
+    """Copy ``src`` to ``folder/<digest><suffix>`` durably (tmp, fsync, rename, fsync dir)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ".audio"
+    dest = folder / f"{digest}{safe}"
+    if dest.exists():
+        return dest
+    tmp = folder / f".{digest}.{os.getpid()}.tmp"
+    try:
+        with open(src, "rb") as fi, open(tmp, "wb") as fo:
+            shutil.copyfileobj(fi, fo, 1 << 20)
+            fo.flush()
+            os.fsync(fo.fileno())
+        os.replace(tmp, dest)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
