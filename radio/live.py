@@ -45,6 +45,7 @@ import numpy as np
 from radio.config import Settings
 from radio.errors import RadioError
 from radio.plan import Plan, PlanItem, Transition
+from radio.render import RenderConfig, render
 
 __all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "StationLike", "mp3_frame_sizes"]
 
@@ -165,8 +166,6 @@ class _Tail(Sequence[T]):
 
 
 def _render_takes_on_item() -> bool:
-    from radio.render import render
-
     return "on_item" in inspect.signature(render).parameters
 
 
@@ -309,8 +308,6 @@ class LiveStation:
                 self._add_pcm(chunk)
 
     def _start_render(self, first: int, entry: float | None, base: int) -> None:
-        from radio.render import render
-
         station = self.station
 
         def first_item(item: PlanItem) -> PlanItem:
@@ -394,8 +391,11 @@ class LiveStation:
             file_at = (here.offset if here.offset is not None else item.entry_time) + (
                 splice - here.start_frame) / SR
             if k < len(plan.transitions):
-                # Past this point the renderer is already stretching into the planned junction.
-                tail_s = (16 * 60.0 / item.tempo if item.tempo > 0 else 10.0) + 1.0
+                # Past this point the renderer already holds back (and stretches) the song's
+                # tail for its planned junction (`RenderConfig.lead_s`, `ramp_beats`).
+                rc = RenderConfig()
+                beat = 60.0 / item.tempo if item.tempo > 0 else 0.5
+                tail_s = max(rc.lead_s, rc.ramp_beats * beat, rc.ambient_fade_s) + 1.0
                 before = plan.transitions[k]
                 if file_at + cfg.skip_room_s > before.exit_time - tail_s:
                     return
