@@ -19,11 +19,13 @@ the demo library and on a synthetic 10,000-track index of random unit vectors, a
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,14 +37,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from radio.config import Settings
+from radio.errors import RadioError
 from radio.fetch import STYLES
 from radio.records import Track
-from radio.search import similar_tracks, song_fields
+from radio.search import BLEND, similar_tracks, song_fields, spread_albums
+from radio.songvectors import song_matrix
 from radio.store import Store
 from text.documents import SongFields, document, document_hash
 from text.encoder import Encoder
 from text.index import TextIndex
-from text.search import search
+from text.lexical import song_terms
+from text.search import PLAIN, mmr, search
 
 # Written before looking at any result; each asks for one of the demo's four styles.
 PROMPTS: list[tuple[str, str]] = [
@@ -78,13 +83,43 @@ def _variant(fields: SongFields, name: str) -> SongFields:
                       centroid_hz=fields.centroid_hz, duration=fields.duration)
 
 
+def _pool_figures(tracks: list[Track], vecs: np.ndarray,
+                  styles: dict[int, str | None]) -> tuple[float, float, int]:
+    """Mean style share of the top 10 (plain and MMR 0.7 + album rule), and album repeats."""
+    sims = vecs @ vecs.T
+    np.fill_diagonal(sims, -np.inf)
+    plain, diverse, runs = [], [], 0
+    for i, seed in enumerate(tracks):
+        order = np.argsort(-sims[i], kind="stable")
+        plain.append(np.mean([styles[tracks[j].id] == styles[seed.id] for j in order[:10]]))
+        pool = order[:50]
+        picked = mmr(vecs[i], vecs[pool], k=len(pool), lam=0.7)
+        albums = [tracks[pool[j]].album for j in picked]
+        top = [pool[picked[j]] for j in spread_albums(albums)[:10]]
+        diverse.append(np.mean([styles[tracks[j].id] == styles[seed.id] for j in top]))
+        runs += sum(tracks[a].album == tracks[b].album for a, b in itertools.pairwise(top))
+    return float(np.mean(plain)), float(np.mean(diverse)), runs
+
+
 def _ms(fn: object, repeats: int) -> float:
-    times = []
+    return _wall_cpu(fn, repeats)[0]
+
+
+def _wall_cpu(fn: object, repeats: int) -> tuple[float, float]:
+    """Median wall and CPU milliseconds of ``fn()``: on a shared machine CPU time is the
+    steadier measure of what a call costs."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()  # type: ignore[operator]
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def _over_prompts(make: Callable[[str], object], repeats: int) -> tuple[float, float]:
+    pairs = [_wall_cpu(make(p), repeats) for p, _ in PROMPTS]
+    return statistics.median(w for w, _ in pairs), statistics.median(c for _, c in pairs)
 
 
 def main() -> None:
@@ -92,6 +127,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, default=Path("radio-data-demo"))
     ap.add_argument("--synthetic", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--docs", type=int, default=256, help="documents per encode-rate run")
     args = ap.parse_args()
 
     import torch
@@ -111,72 +147,117 @@ def main() -> None:
     print(f"model load {time.perf_counter() - t0:.1f} s")
 
     # -- quality ----------------------------------------------------------------------------
+    with Store(settings) as store:
+        song_tracks, song_vecs, used = song_matrix(settings, store, tracks)
+    audio = (np.array([t.id for t in song_tracks]), song_vecs)
+    audio_of = dict(zip(audio[0].tolist(), song_vecs, strict=True))
+    print(f"audio vectors for prompt feedback: {used}, {len(song_tracks)} songs")
     variants = ("tags", "no-style", "bare")
+    blends = {"plain": PLAIN, "+words": replace(BLEND, audio=0.0), "blend": BLEND}
     table: dict[str, list[float]] = {}
     for name in variants:
         docs = {i: document(_variant(f, name)) for i, f in fields.items()}
+        terms = {i: song_terms(_variant(f, name)) for i, f in fields.items()}
         with tempfile.TemporaryDirectory() as tmp:
             index = TextIndex.open(Path(tmp), model=enc.name, dim=enc.dim)
-            index.sync({i: "" for i in docs}, docs.__getitem__, enc)
-            for prompt, want in PROMPTS:
-                hits = search(prompt, index=index, embedder=enc, k=10).hits
-                table.setdefault(prompt, []).append(
-                    sum(styles[i] == want for i, _ in hits) / max(len(hits), 1))
+            index.sync({i: "" for i in docs}, docs.__getitem__, enc, terms_for=terms.__getitem__)
+            for blend in blends.values():
+                for prompt, want in PROMPTS:
+                    hits = search(prompt, index=index, embedder=enc, k=10, audio=audio,
+                                  blend=blend).hits
+                    table.setdefault(prompt, []).append(
+                        sum(styles[i] == want for i, _ in hits) / max(len(hits), 1))
+    cols = [f"{v} {b}" for v in variants for b in blends]
     print("\nprecision@10 per prompt (tags = operator's documents; no-style = style/package "
-          "tags removed; bare = title + descriptors only)")
-    print(f"| prompt | expected | {' | '.join(variants)} |")
-    print(f"|---|---|{'---|' * len(variants)}")
+          "tags removed; bare = title + descriptors only; plain = text cosine, +words = with "
+          "exact-word share, blend = with audio feedback too)")
+    print(f"| prompt | expected | {' | '.join(cols)} |")
+    print(f"|---|---|{'---|' * len(cols)}")
     for prompt, want in PROMPTS:
         cells = " | ".join(f"{p:.1f}" for p in table[prompt])
         print(f"| {prompt} | {want} | {cells} |")
-    means = [statistics.mean(table[p][k] for p, _ in PROMPTS) for k in range(len(variants))]
+    means = [statistics.mean(table[p][k] for p, _ in PROMPTS) for k in range(len(cols))]
     print(f"| **mean** | | {' | '.join(f'**{m:.2f}**' for m in means)} |")
 
+    # -- seed-song pools ------------------------------------------------------------------------
+    print("\nseed-song pools: share of each song's top 10 that has its style (mean over seeds); "
+          "album runs = adjacent same-album pairs in the --diverse 0.7 list")
+    print("| representation | songs | style share top 10 | with --diverse 0.7 | album runs |")
+    print("|---|---|---|---|---|")
+    with Store(settings) as store:
+        for kind in ("summary", "tower", "both"):
+            try:
+                kt, kv, _ = song_matrix(settings, store, tracks, kind=kind)
+            except RadioError as exc:
+                print(f"| {kind} | - | {exc} | | |")
+                continue
+            plain_share, diverse_share, runs = _pool_figures(kt, kv, styles)
+            print(f"| {kind} | {len(kt)} | {plain_share:.3f} | {diverse_share:.3f} | {runs} |")
+
     # -- speed ------------------------------------------------------------------------------
+    # Old path (float32, 64 per batch, as in the first commit) beside the new default, in
+    # alternation, three runs each; the figure is the median.
     demo_docs = [document(f) for f in fields.values()]
-    batch = [f"{d} ({k})" for k in range(6) for d in demo_docs][:512]
-    t0 = time.perf_counter()
-    enc.encode(batch)
-    per_s = len(batch) / (time.perf_counter() - t0)
+    batch = [f"{d} ({k})" for k in range(6) for d in demo_docs][:args.docs]
+    old = Encoder(batch_size=64, precision="float32")
+    old.encode(["warm up"])
+    rates: dict[str, list[float]] = {"old": [], "new": []}
+    for _ in range(3):
+        for name, e in (("old", old), ("new", enc)):
+            t0 = time.perf_counter()
+            e.encode(batch)
+            rates[name].append(len(batch) / (time.perf_counter() - t0))
+    old_s, per_s = (statistics.median(rates[k]) for k in ("old", "new"))
 
     with tempfile.TemporaryDirectory() as tmp:
         index = TextIndex.open(Path(tmp), model=enc.name, dim=enc.dim)
         docs = {i: document(f) for i, f in fields.items()}
-        index.sync({i: "" for i in docs}, docs.__getitem__, enc)
-        demo_ms = statistics.median(
-            _ms(lambda p=p: search(p, index=index, embedder=enc, k=10), args.repeats)
-            for p, _ in PROMPTS)
-        encode_ms = statistics.median(
-            _ms(lambda p=p: enc.encode([p]), args.repeats) for p, _ in PROMPTS)
+        terms = {i: song_terms(f) for i, f in fields.items()}
+        index.sync({i: "" for i in docs}, docs.__getitem__, enc, terms_for=terms.__getitem__)
+        demo_ms, demo_cpu = _over_prompts(
+            lambda p: lambda: search(p, index=index, embedder=enc, k=10, audio=audio,
+                                     blend=BLEND), args.repeats)
+        encode_ms, encode_cpu = _over_prompts(lambda p: lambda: enc.encode([p]), args.repeats)
 
+        # 10,000 songs: random unit text vectors, each song given the terms and audio vector
+        # of a random demo song (so the word index and feedback do real work).
         rng = np.random.default_rng(0)
         big = TextIndex(Path(tmp) / "big", model=enc.name, dim=enc.dim)
         vecs = rng.standard_normal((args.synthetic, enc.dim)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         ids = list(range(1, args.synthetic + 1))
-        big.add(ids, vecs, [document_hash(str(i)) for i in ids])
+        donors = rng.choice([t.id for t in tracks], size=args.synthetic)
+        big.add(ids, vecs, [document_hash(str(i)) for i in ids],
+                [terms[int(d)] for d in donors])
+        noisy = np.stack([audio_of[int(d)] for d in donors])
+        noisy += 0.05 * rng.standard_normal(noisy.shape).astype(np.float32)
+        big_audio = (np.array(ids), noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
         q = enc.encode(["calm ambient soundscape"])[0]
         big_search_ms = _ms(lambda: big.search(q, 10), 50)
-        big_ms = statistics.median(
-            _ms(lambda p=p: search(p, index=big, embedder=enc, k=10), args.repeats)
-            for p, _ in PROMPTS)
+        big_ms, big_cpu = _over_prompts(
+            lambda p: lambda: search(p, index=big, embedder=enc, k=10, audio=big_audio,
+                                     blend=BLEND), args.repeats)
 
     seed = str(tracks[0].id)
     similar_ms = _ms(lambda: similar_tracks(settings, seed, n=10), args.repeats)
     similar_mmr_ms = _ms(lambda: similar_tracks(settings, seed, n=10, diverse=0.7), args.repeats)
     rng = np.random.default_rng(1)
-    audio = rng.standard_normal((args.synthetic, 99)).astype(np.float32)
-    audio /= np.linalg.norm(audio, axis=1, keepdims=True)
-    audio_ms = _ms(lambda: np.argsort(-(audio @ audio[0]))[:10], 50)
+    summaries = rng.standard_normal((args.synthetic, 99)).astype(np.float32)
+    summaries /= np.linalg.norm(summaries, axis=1, keepdims=True)
+    audio_ms = _ms(lambda: np.argsort(-(summaries @ summaries[0]))[:10], 50)
 
     print("\n| measure | value | target |")
     print("|---|---|---|")
-    print(f"| text vectors built per second ({len(batch)} demo documents) | {per_s:.0f} | >= 100 |")
-    print(f"| prompt query, demo library ({len(tracks)} tracks), end to end | "
-          f"{demo_ms:.1f} ms | <= 20 ms |")
-    print(f"|   of which encoding the prompt | {encode_ms:.1f} ms | |")
-    print(f"| prompt query, synthetic {args.synthetic:,}-track index, end to end | "
-          f"{big_ms:.1f} ms | <= 20 ms |")
+    print(f"| text vectors built per second ({len(batch)} demo documents, median of 3; "
+          f"new: {'bfloat16' if enc.bf16 else 'float32'}, {enc.batch_size} per batch) | "
+          f"{per_s:.0f} | >= 100 |")
+    print(f"|   old path (float32, 64 per batch), same run | {old_s:.0f} | |")
+    print(f"| prompt query (blended), demo library ({len(tracks)} tracks), end to end | "
+          f"{demo_ms:.1f} ms wall, {demo_cpu:.1f} ms CPU | <= 20 ms |")
+    print(f"|   of which encoding the prompt | {encode_ms:.1f} ms wall, {encode_cpu:.1f} ms CPU "
+          f"| |")
+    print(f"| prompt query (blended), synthetic {args.synthetic:,}-track index, end to end | "
+          f"{big_ms:.1f} ms wall, {big_cpu:.1f} ms CPU | <= 20 ms |")
     print(f"|   of which index search | {big_search_ms:.2f} ms | |")
     print(f"| similar, demo library (loads every summary) | {similar_ms:.1f} ms | |")
     print(f"| similar --diverse 0.7, demo library | {similar_mmr_ms:.1f} ms | |")

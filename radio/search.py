@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,10 +36,12 @@ from text.documents import DOCUMENT_VERSION, SongFields, document, matched_field
 from text.encoder import Embedder, Encoder
 from text.errors import ModelMissing, TextError
 from text.index import SyncReport, TextIndex
-from text.search import check_prompt, mmr
+from text.lexical import song_terms
+from text.search import Blend, check_prompt, mmr
 from text.search import search as text_search
 
 __all__ = [
+    "BLEND",
     "SearchHit",
     "SearchResult",
     "SimilarResult",
@@ -49,26 +50,34 @@ __all__ = [
     "search_prompt",
     "similar_tracks",
     "song_fields",
+    "spread_albums",
     "update_text_index",
 ]
 
 _CENTROID = "centroid_mean"
+BLEND = Blend()
+"""Default prompt-score weights (`text.search.Blend`)."""
 _MMR_POOL = 50  # candidates MMR chooses from, at least; more when more results are asked for
 
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One result: the track, its cosine score (-1..1) and the prompt words each field holds."""
+    """One result: the track, its blended score and the prompt words each field holds."""
 
     track: Track
     score: float
     matched: dict[str, tuple[str, ...]]
+    parts: tuple[float, float, float] | None = None  # text cosine, word share, audio feedback
 
     def to_dict(self) -> dict[str, Any]:
         t = self.track
-        return {"id": t.id, "title": t.title, "artist": t.artist, "album": t.album,
-                "path": t.path, "score": round(self.score, 4),
-                "matched": {k: list(v) for k, v in self.matched.items()}}
+        out = {"id": t.id, "title": t.title, "artist": t.artist, "album": t.album,
+               "path": t.path, "score": round(self.score, 4),
+               "matched": {k: list(v) for k, v in self.matched.items()}}
+        if self.parts is not None:
+            out["parts"] = dict(zip(("text", "words", "audio"),
+                                    (round(p, 4) for p in self.parts), strict=True))
+        return out
 
 
 @dataclass(frozen=True)
@@ -126,15 +135,14 @@ def song_fields(track: Track, features: Features | None) -> SongFields:
 
 
 @lru_cache(maxsize=4)
-def _encoder(model_dir: Path | None, batch_size: int, threads: int) -> Encoder:
+def _encoder(config: str) -> Encoder:
     with _text_errors():
-        return Encoder(model_dir, batch_size=batch_size, threads=threads)
+        return Encoder.from_settings(TextSettings.model_validate_json(config))
 
 
 def default_embedder() -> Embedder:
-    """The configured sentence encoder (``RADIO_TEXT_MODEL``), loaded once per process."""
-    cfg = TextSettings()
-    return _encoder(cfg.text_model, cfg.text_batch_size, cfg.text_threads)
+    """The configured sentence encoder (``RADIO_TEXT_MODEL`` ...), loaded once per process."""
+    return _encoder(TextSettings().model_dump_json())
 
 
 def update_text_index(
@@ -154,32 +162,41 @@ def update_text_index(
         stamps = {i: f"{DOCUMENT_VERSION}:{t.updated_at}:{t.content_hash}"
                   for i, t in tracks.items()}
 
-        def doc(track_id: int) -> str:
+        @lru_cache(maxsize=1)
+        def described(track_id: int) -> SongFields:
             t = tracks[track_id]
-            return document(fields(t, features_or_none(store, t)))
+            return fields(t, features_or_none(store, t))
 
-        report = index.sync(stamps, doc, embedder, progress=progress)
+        report = index.sync(stamps, lambda i: document(described(i)), embedder,
+                            terms_for=lambda i: song_terms(described(i)), progress=progress)
     return index, report
 
 
 def search_prompt(settings: Settings, prompt: str, *, n: int = 10,
-                  embedder: Embedder | None = None) -> SearchResult:
-    """The ``n`` tracks whose text best matches ``prompt``, updating the index first."""
+                  embedder: Embedder | None = None, blend: Blend = BLEND) -> SearchResult:
+    """The ``n`` tracks whose text best matches ``prompt``, updating the indexes first.
+
+    The score blends the text cosine with exact-word matches and audio feedback (`text.search`,
+    ``blend``); songs' audio vectors come from the song index (`radio.songvectors`).
+    """
     if n < 1:
         raise RadioError(f"asked for {n} results; ask for at least 1")
     embedder = embedder or default_embedder()
     with _text_errors():
         check_prompt(prompt)  # fail on an empty prompt before any indexing work
     index, report = update_text_index(settings, embedder=embedder)
+    audio = update_song_index(settings).matrix() if blend.audio > 0 else None
     with _text_errors():
-        result = text_search(prompt, index=index, embedder=embedder, k=n)
+        result = text_search(prompt, index=index, embedder=embedder, k=n, audio=audio,
+                             blend=blend)
     hits: list[SearchHit] = []
     with Store(settings) as store:
         for track_id, score in result.hits:
             track = store.track(track_id)
             fields = song_fields(track, features_or_none(store, track))
             matched = matched_fields(result.prompt, fields)
-            hits.append(SearchHit(track=track, score=score, matched=matched))
+            hits.append(SearchHit(track=track, score=score, matched=matched,
+                                  parts=result.parts.get(track_id)))
     return SearchResult(prompt=result.prompt, truncated=result.truncated, hits=hits,
                         index=report)
 
@@ -230,12 +247,12 @@ def similar_tracks(settings: Settings, query: str, *, n: int = 10,
         with _text_errors():
             order = mmr(q, vecs, k=len(hits), lam=diverse)
         albums = [tracks[hits[j][0]].album for j in order]
-        chosen = [hits[order[j]] for j in _no_album_runs(albums)[:n]]
+        chosen = [hits[order[j]] for j in spread_albums(albums)[:n]]
     return SimilarResult(seed=seed, hits=[(tracks[i], s) for i, s in chosen],
                          diverse=diverse, kind=index.kind)
 
 
-def _no_album_runs(albums: list[str | None]) -> list[int]:
+def spread_albums(albums: list[str | None]) -> list[int]:
     """Positions of ``albums`` reordered so that no album follows itself, keeping rank order.
 
     Each step takes the best-ranked remaining item whose album differs from the last one taken

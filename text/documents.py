@@ -22,9 +22,10 @@ __all__ = [
     "document",
     "document_hash",
     "matched_fields",
+    "words",
 ]
 
-DOCUMENT_VERSION = 1
+DOCUMENT_VERSION = 2
 """Bump when `document` changes what it writes, so that indexes rebuild their documents."""
 
 # Thresholds, chosen before looking at any search result.
@@ -132,7 +133,7 @@ def matched_fields(prompt: str, fields: SongFields) -> dict[str, tuple[str, ...]
     Matching is lexical (case-folded words, a plural ``s`` ignored, common words skipped): the
     score itself comes from the embedding, and this only says which words a person would see.
     """
-    wanted = {_stem(w) for w in _words(prompt)}
+    wanted = set(words(prompt))
     if not wanted:
         return {}
     out: dict[str, tuple[str, ...]] = {}
@@ -144,7 +145,7 @@ def matched_fields(prompt: str, fields: SongFields) -> dict[str, tuple[str, ...]
     for name, value in values.items():
         if not value:
             continue
-        hit = sorted(wanted & {_stem(w) for w in _words(value)})
+        hit = sorted(wanted & set(words(value)))
         if hit:
             out[name] = tuple(hit)
     return out
@@ -154,7 +155,12 @@ def _clean(value: str | None) -> str:
     return " ".join(value.split()) if value else ""
 
 
-def _words(text: str) -> list[str]:
+def words(text: str) -> list[str]:
+    """Case-folded, stemmed words of ``text``, common words and single letters left out."""
+    return [_stem(w) for w in _raw_words(text)]
+
+
+def _raw_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.casefold()) if len(w) > 1 and w not in _STOP]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -26,6 +26,7 @@ import numpy as np
 
 from text.documents import document_hash
 from text.encoder import Embedder
+from text.lexical import LexicalIndex
 
 __all__ = ["SyncReport", "TextIndex"]
 
@@ -59,6 +60,9 @@ class TextIndex:
         self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._stamps: dict[int, str] = {}
         self._hashes: dict[int, str] = {}
+        self._terms: dict[int, tuple[str, ...]] = {}
+        self._lexical: LexicalIndex | None = None
+        self._matrix: tuple[list[int], np.ndarray] | None = None  # (ids, vectors), sorted ids
 
     @classmethod
     def open(cls, directory: Path, *, model: str, dim: int) -> TextIndex:
@@ -83,6 +87,7 @@ class TextIndex:
         self._index = index
         self._stamps = {int(k): str(v["stamp"]) for k, v in tracks.items()}
         self._hashes = {int(k): str(v["hash"]) for k, v in tracks.items()}
+        self._terms = {int(k): tuple(v.get("terms", ())) for k, v in tracks.items()}
         return self
 
     def __len__(self) -> int:
@@ -98,24 +103,29 @@ class TextIndex:
         document_for: Callable[[int], str],
         embedder: Embedder,
         *,
+        terms_for: Callable[[int], Sequence[str]] | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> SyncReport:
         """Make the index hold exactly the ids in ``stamps`` and save it.
 
         ``stamps`` maps each track id to a string that changes whenever the inputs of its
         document may have changed (e.g. its row's update time); ``document_for(id)`` builds the
-        document, and is called only for new or re-stamped ids.
+        document, and is called only for new or re-stamped ids; so is ``terms_for(id)``, the
+        song's exact-word terms for `lexical` (`text.lexical.song_terms`).
         """
         start = time.perf_counter()
         gone = [i for i in self._hashes if i not in stamps]
         pending: list[tuple[int, str, str]] = []  # (id, document, hash) to embed
         unchanged = restamped = 0
+        new_terms: dict[int, tuple[str, ...]] = {}
         for track_id, stamp in stamps.items():
             if self._stamps.get(track_id) == stamp:
                 unchanged += 1
                 continue
             doc = document_for(track_id)
             digest = document_hash(doc)
+            if terms_for is not None:
+                new_terms[track_id] = tuple(terms_for(track_id))
             if self._hashes.get(track_id) == digest:
                 self._stamps[track_id] = stamp
                 unchanged += 1
@@ -133,18 +143,24 @@ class TextIndex:
                 self._stamps[track_id] = stamps[track_id]
             if progress is not None:
                 progress(lo + len(chunk), len(pending))
+        self._terms.update(new_terms)
+        self._lexical = None
         if gone or pending or restamped or not (self.directory / META_FILE).is_file():
             self.save()
         return SyncReport(added=len(pending) - changed, changed=changed, removed=len(gone),
                           unchanged=unchanged, seconds=time.perf_counter() - start)
 
-    def add(self, ids: list[int], vectors: np.ndarray, hashes: list[str]) -> None:
+    def add(self, ids: list[int], vectors: np.ndarray, hashes: list[str],
+            terms: list[tuple[str, ...]] | None = None) -> None:
         """Add precomputed vectors (benchmarks, bulk loads); ``hashes`` are their documents'."""
         self._remove([i for i in ids if i in self._hashes])
         self._add(ids, vectors)
         for i, h in zip(ids, hashes, strict=True):
             self._hashes[i] = h
             self._stamps[i] = ""
+        if terms is not None:
+            self._terms.update(zip(ids, terms, strict=True))
+        self._lexical = None
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The ``k`` best (track id, cosine) pairs for one unit query vector, best first."""
@@ -161,18 +177,38 @@ class TextIndex:
             faiss.omp_set_num_threads(previous)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def lexical(self) -> LexicalIndex:
+        """The exact-word index over the songs' stored terms (rebuilt after each change)."""
+        if self._lexical is None:
+            self._lexical = LexicalIndex({i: self._terms.get(i, ()) for i in self._hashes})
+        return self._lexical
+
+    def scores(self, query: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """Every song's cosine to one unit query: (ids in `ids` order, scores).
+
+        One matrix-vector product over a copy of the vectors kept until the index changes
+        (10,000 x 384 floats = 15 MB).
+        """
+        if self._matrix is None:
+            ids = self.ids
+            self._matrix = ids, self.vectors(ids)
+        ids, matrix = self._matrix
+        return ids, matrix @ np.asarray(query, np.float32).reshape(self.dim)
+
     def vectors(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of these ids, (len(ids), dim) float32."""
         if not ids:
             return np.zeros((0, self.dim), np.float32)
         return np.stack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
 
+
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp_index = self.directory / f".{INDEX_FILE}.{os.getpid()}.tmp"
         tmp_meta = self.directory / f".{META_FILE}.{os.getpid()}.tmp"
         meta = {"model": self.model, "dim": self.dim,
-                "tracks": {str(i): {"stamp": self._stamps.get(i, ""), "hash": h}
+                "tracks": {str(i): {"stamp": self._stamps.get(i, ""), "hash": h,
+                                    "terms": list(self._terms.get(i, ()))}
                            for i, h in sorted(self._hashes.items())}}
         try:
             faiss.write_index(self._index, str(tmp_index))
@@ -184,12 +220,16 @@ class TextIndex:
             tmp_meta.unlink(missing_ok=True)
 
     def _add(self, ids: list[int], vectors: np.ndarray) -> None:
+        self._matrix = None
         vecs = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
         self._index.add_with_ids(vecs, np.asarray(ids, dtype=np.int64))
 
     def _remove(self, ids: list[int]) -> None:
         if ids:
+            self._matrix = None
             self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
             for i in ids:
                 self._hashes.pop(i, None)
                 self._stamps.pop(i, None)
+                self._terms.pop(i, None)
+            self._lexical = None
