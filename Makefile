@@ -26,6 +26,8 @@ demo: install
 	$(BIN)/radio fetch-demo --cache $(DEMO_CACHE) --dest $(DEMO_CACHE)/demo
 	$(BIN)/radio --home $(HOME_DIR) ingest $(DEMO_CACHE)/demo
 	$(BIN)/radio --home $(HOME_DIR) embed
+	@echo "serving the demo library: open http://localhost:8000/"
+	$(BIN)/radio --home $(HOME_DIR) serve --port 8000
 
 test: dev
 	$(BIN)/python -m pytest -q
