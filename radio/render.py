@@ -89,6 +89,7 @@ class RenderConfig:
     max_ride_db: float = 12.0
     max_lead_db: float = 6.0
     first_window_s: float = 4.0  # decode this much of the first song first, to start at once
+    block_s: float = 90.0  # songs are decoded in pieces of at most this: memory stays flat
     decode_timeout_s: float = 120.0
 
 
@@ -118,6 +119,24 @@ class _Carry:
 
 def _frames(seconds: float, sr: int) -> int:
     return max(0, round(seconds * sr))
+
+
+def _pieces(start: float, end: float, held: float | None, *, first: float, block: float,
+            whole: bool) -> list[float]:
+    """Where an item's audio is cut into separately decoded pieces: ``first`` seconds, pieces of
+    at most ``block``, and the held-back tail from ``held`` to ``end`` as the last one."""
+    stop = end if held is None else held
+    points = [start]
+    t = start + first
+    if not whole and t < stop - 1.0:
+        points.append(t)
+        while stop - t > block + 1.0:
+            t += block
+            points.append(t)
+        if held is not None:
+            points.append(held)
+    points.append(end)
+    return points
 
 
 def _mix_overlap(a: Array, b: Array, geo: Junction, *, sr: int) -> Array:
@@ -190,9 +209,13 @@ class _Renderer:
         self.pending_frames = rest.shape[1]
 
     def load(self, item: PlanItem, start: float, end: float) -> Array:
-        return decode(item.path, sr=self.cfg.sr, channels=2, offset=max(start, 0.0),
-                      duration=max(end - max(start, 0.0), 0.01),
-                      timeout=self.cfg.decode_timeout_s)
+        # Decode from 0.1 s earlier and drop it: an MP3 decoder needs a few frames after a
+        # seek before its output is the file's (up to ~40 ms of garbage otherwise).
+        start = max(start, 0.0)
+        pre = min(0.1, start)
+        y = decode(item.path, sr=self.cfg.sr, channels=2, offset=start - pre,
+                   duration=max(end - start, 0.01) + pre, timeout=self.cfg.decode_timeout_s)
+        return y[:, _frames(pre, self.cfg.sr) :]
 
     def gain(self, item: PlanItem, y: Array) -> float:
         lufs = item.lufs
@@ -235,52 +258,75 @@ class _Renderer:
             geo_out = self.next_junction(i, body_from)
             item = self.plan.items[i]  # read after on_item(i): its exit may have moved
             end = geo_out.a_end + 0.5 if geo_out is not None else item.exit_time
-            ramp_at = geo_out.a_ramp if geo_out is not None else end
-            if i == 0 and ramp_at - start > 2 * cfg.first_window_s:
-                # Start playing before the whole first song is decoded.
-                split = start + cfg.first_window_s
-                head = self.load(item, start, split + 0.05)
-                g = self.gain(item, head)
-                self.mark("item", i, self.written, self.written, offset=start)
-                n0 = _frames(cfg.first_window_s, sr)
-                yield from self.emit(head[:, :n0] * g)
-                rest = self.load(item, split, end) * g
-                fade = min(rest.shape[1], head.shape[1] - n0, _frames(0.01, sr))
-                f_out, f_in = equal_power(fade)
-                rest[:, :fade] = head[:, n0 : n0 + fade] * g * f_out + rest[:, :fade] * f_in
-                y, offset = rest, split
-            else:
-                y = self.load(item, start, end)
-                y *= self.gain(item, y)
-                offset = start
-            level: float | None = None  # a sponsor's: the music's level it was matched to
-            if carry is not None and geo_in is not None:
-                level = self.match(y, carry, geo_in, item)
-                yield from self.emit(carry.audio[:, : carry.overlap_at])
-                n_ov = min(_frames(geo_in.overlap, sr), y.shape[1])
-                j0 = self.written
-                ov = carry.audio[:, carry.overlap_at :]
-                yield from self.emit(_mix_overlap(ov, y[:, :n_ov], geo_in, sr=sr))
-                self.mark("junction", carry.index, j0, self.written, geo_in.style)
-                self.mark("item", i, j0, j0, offset=start)
-                y = y[:, n_ov:]
-                offset += n_ov / sr
-            elif i == 0 and offset == start:
-                self.mark("item", i, self.written, self.written, offset=start)
-                y[:, : _frames(0.005, sr)] *= np.linspace(0, 1, _frames(0.005, sr))[: y.shape[1]]
-            if geo_out is None:
-                tail = min(_frames(0.02, sr), y.shape[1])
-                y[:, y.shape[1] - tail :] *= np.linspace(1, 0, tail)
-                yield from self.emit(y)
-                break
             # Hold back A from ``lead_s`` before the overlap: B's level may ask to ride it.
-            held = max(offset, min(geo_out.a_ramp, geo_out.a_ov - cfg.lead_s))
-            cut = int(np.clip(_frames(held - offset, sr), 0, y.shape[1]))
-            yield from self.emit(y[:, :cut])
-            carry = self.tail(y[:, cut:], geo_out, i, held, level)
+            held = (max(body_from, min(geo_out.a_ramp, geo_out.a_ov - cfg.lead_s))
+                    if geo_out is not None else None)
+            # The first piece holds what the junction in needs (the overlap, B's short-term
+            # window and its ride); the first song's is short, so that playing starts at once.
+            first = (geo_in.overlap + SHORT_TERM_S + cfg.ride_s + 1.0 if geo_in is not None
+                     else cfg.first_window_s)
+            points = _pieces(start, end, held, first=first, block=cfg.block_s,
+                             whole=item.kind == "sponsor")
+            level: float | None = None  # a sponsor's: the music's level it was matched to
+            g = 1.0
+            for k, (offset, y) in enumerate(zip(points, self.pieces(item, points), strict=False)):
+                if k == 0:
+                    g = self.gain(item, y)
+                y *= g
+                if k == 0 and carry is not None and geo_in is not None:
+                    level = self.match(y, carry, geo_in, item)
+                    yield from self.emit(carry.audio[:, : carry.overlap_at])
+                    n_ov = min(_frames(geo_in.overlap, sr), y.shape[1])
+                    j0 = self.written
+                    ov = carry.audio[:, carry.overlap_at :]
+                    yield from self.emit(_mix_overlap(ov, y[:, :n_ov], geo_in, sr=sr))
+                    self.mark("junction", carry.index, j0, self.written, geo_in.style)
+                    self.mark("item", i, j0, j0, offset=start)
+                    y = y[:, n_ov:]
+                    offset += n_ov / sr
+                elif k == 0:
+                    self.mark("item", i, self.written, self.written, offset=start)
+                    fade = min(_frames(0.005, sr), y.shape[1])
+                    y[:, :fade] *= np.linspace(0, 1, fade, dtype=np.float32)
+                if k < len(points) - 2:
+                    yield from self.emit(y)
+                elif held is None:
+                    fade = min(_frames(0.02, sr), y.shape[1])
+                    y[:, y.shape[1] - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
+                    yield from self.emit(y)
+                else:
+                    assert geo_out is not None
+                    cut = int(np.clip(_frames(held - offset, sr), 0, y.shape[1]))
+                    yield from self.emit(y[:, :cut])
+                    carry = self.tail(y[:, cut:], geo_out, i, held, level)
+            if geo_out is None:
+                break
             geo_in = geo_out
             i += 1
         yield from self._chunks(self.limiter.flush(), final=True)
+
+    def pieces(self, item: PlanItem, points: list[float]) -> Iterator[Array]:
+        """The item's audio between consecutive ``points`` (file seconds), one decode each,
+        joined by 10 ms crossfades over the same audio; the last piece runs to the file's
+        decoded end. Frames add up exactly: piece ``k`` starts at ``round((points[k] -
+        points[0]) * sr)``."""
+        sr = self.cfg.sr
+        xf = _frames(0.01, sr)
+        prev: Array | None = None
+        for k in range(len(points) - 1):
+            t0, t1 = points[k], points[k + 1]
+            last = k == len(points) - 2
+            y = self.load(item, t0, t1 if last else t1 + 0.02)
+            if prev is not None:  # the same audio on both sides: gains that sum to 1
+                n = min(prev.shape[1], xf, y.shape[1])
+                f_in = (np.arange(n, dtype=np.float32) + 0.5) / max(n, 1)
+                y[:, :n] = prev[:, :n] * (1.0 - f_in) + y[:, :n] * f_in
+            if last:
+                yield y
+                return
+            n = _frames(t1 - points[0], sr) - _frames(t0 - points[0], sr)
+            prev = y[:, n : n + xf].copy()
+            yield y[:, :n]
 
     def tail(self, y: Array, geo: Junction, index: int, held: float,
              level: float | None) -> _Carry:

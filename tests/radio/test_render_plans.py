@@ -14,7 +14,7 @@ import radio.render as render_mod
 from radio.analysis import loudness
 from radio.audio import decode
 from radio.plan import Plan, PlanItem, Transition
-from radio.render import Marker, render
+from radio.render import Marker, RenderConfig, render
 from tests.conftest import SR as GEN_SR
 from tests.conftest import beat_track, write_audio
 
@@ -250,3 +250,17 @@ def test_a_jingle_with_a_beat_is_beat_matched_in_four_beats(
     clip = out[:, j0.end : j1.start]
     assert abs(loudness(y=clip, sr=SR)[0] - music) <= 1.0
     assert loudness(y=clip, sr=SR, hop_s=0.5)[1][3:-3].max() <= music + 0.3
+
+
+def test_a_long_song_is_decoded_in_pieces_that_join_seamlessly(
+    songs: list[PlanItem], events: list[str],
+) -> None:
+    i1, t0 = _join(songs[0], songs[1], 0)
+    plan = Plan(station="pieces", items=[songs[0], i1], transitions=[t0])
+    whole, marks_whole = _collect(plan, config=RenderConfig(block_s=1000.0))
+    n_whole = len(events)
+    pieces, marks_pieces = _collect(plan, config=RenderConfig(block_s=5.0))
+    assert len(events) - n_whole == n_whole + 2  # two more pieces of at most 5 s
+    assert marks_pieces == marks_whole
+    assert pieces.shape == whole.shape
+    np.testing.assert_allclose(pieces, whole, atol=1e-4)
