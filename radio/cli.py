@@ -195,6 +195,10 @@ def show(ctx: click.Context, track: str, as_json: bool) -> None:
     console.print(f"  cues      {len(cues)}")
     if cues:
         console.print(table)
+    from radio.tagvote import show_vote  # guessed tags and their evidence, if any
+
+    show_vote(_settings(ctx), t.id, lambda line: console.print(line, markup=False,
+                                                              highlight=False))
     if t.lyrics:
         first = (t.lyrics.strip().splitlines() or [""])[0]
         console.print(f"  lyrics    {first} ...", highlight=False, markup=False)
@@ -251,11 +255,12 @@ def _register_model_commands() -> None:
     from radio.cli_model import embed_cmd, eval_cmd, train_cmd
     from radio.cli_plan import plan_cmd
     from radio.cli_render import render_cmd
-    from radio.cli_search import search_cmd, similar_cmd
+    from radio.cli_search import compare_cmd, search_cmd, similar_cmd, tag_votes_cmd
     from radio.cli_serve import serve_cmd
     from radio.cli_sponsors import sponsors_group
 
-    for command in (train_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd, similar_cmd):
+    for command in (train_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd, similar_cmd,
+                    compare_cmd, tag_votes_cmd):
         cli.add_command(command)
     cli.add_command(plan_cmd)
     cli.add_command(serve_cmd)

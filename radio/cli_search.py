@@ -1,4 +1,4 @@
-"""``radio search "PROMPT"`` and ``radio similar TRACK``: find music by words or by sound.
+"""``radio search``, ``similar``, ``compare`` and ``tag-votes``: find and relate music.
 
 Registered on the `radio.cli` group; each calls `radio.search` and prints a table for people or
 JSON (``--json``) for scripts. The first search embeds the whole library (a progress bar shows);
@@ -13,7 +13,7 @@ from rich.table import Table
 
 from radio.cli import _echo_json, _home_option, _json_option, _settings
 
-__all__ = ["search_cmd", "similar_cmd"]
+__all__ = ["compare_cmd", "search_cmd", "similar_cmd", "tag_votes_cmd"]
 
 
 @click.command("search")
@@ -76,3 +76,56 @@ def similar_cmd(ctx: click.Context, track: str, n: int, diverse: float | None,
         table.add_row(str(rank), str(t.id), f"{score:.3f}", t.title, t.artist or "",
                       t.album or "")
     console.print(table, markup=False, highlight=False)
+
+
+@click.command("compare")
+@click.argument("track_a")
+@click.argument("track_b")
+@_json_option
+@_home_option
+@click.pass_context
+def compare_cmd(ctx: click.Context, track_a: str, track_b: str, as_json: bool) -> None:
+    """Say how alike TRACK_A and TRACK_B are in timbre, harmony, rhythm, loudness and text.
+
+    Each facet is 0..1 (1 = the same) with the values behind it.
+    """
+    from radio.compare import compare_tracks
+
+    result = compare_tracks(_settings(ctx), track_a, track_b)
+    if as_json:
+        _echo_json(result.to_dict())
+        return
+    console = Console()
+    console.print(f"{result.a.id} {result.a.title}  vs  {result.b.id} {result.b.title}",
+                  markup=False, highlight=False)
+    table = Table("facet", "score", "values", box=None, pad_edge=False)
+    for f in result.facets:
+        values = "; ".join(f"{k} {v}" for k, v in f.values.items())
+        table.add_row(f.name, "-" if f.score is None else f"{f.score:.2f}", values)
+    if result.overall is not None:
+        table.add_row("overall", f"{result.overall:.2f}", "song-vector cosine (radio similar)")
+    console.print(table, markup=False, highlight=False)
+
+
+@click.command("tag-votes")
+@click.option("--force", is_flag=True, help="Recompute even if nothing changed.")
+@_json_option
+@_home_option
+@click.pass_context
+def tag_votes_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
+    """Guess tags for untagged tracks from their tagged audio neighbours, and list them.
+
+    Prompt search does this by itself; this command shows the votes and their evidence.
+    """
+    from dataclasses import asdict
+
+    from radio.tagvote import update_tag_votes
+
+    votes = update_tag_votes(_settings(ctx), force=force)
+    if as_json:
+        _echo_json({"votes": [asdict(v) for v in votes.values()]})
+        return
+    if not votes:
+        click.echo("every track has tags or a genre of its own; nothing to vote")
+    for v in votes.values():
+        click.echo(f"{v.track_id}: {v.explain()}")

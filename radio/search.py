@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -31,6 +31,7 @@ from radio.songvectors import (
     update_song_index,
 )
 from radio.store import Store
+from radio.tagvote import update_tag_votes
 from text.config import TextSettings
 from text.documents import DOCUMENT_VERSION, SongFields, document, matched_fields
 from text.encoder import Embedder, Encoder
@@ -51,6 +52,7 @@ __all__ = [
     "similar_tracks",
     "song_fields",
     "spread_albums",
+    "text_vectors",
     "update_text_index",
 ]
 
@@ -121,8 +123,13 @@ def _text_errors() -> Iterator[None]:
         raise RadioError(str(exc)) from exc
 
 
-def song_fields(track: Track, features: Features | None) -> SongFields:
-    """What a track's document is made of; ``features`` None leaves brightness unknown."""
+def song_fields(track: Track, features: Features | None, *,
+                guessed: tuple[str, ...] = ()) -> SongFields:
+    """What a track's document is made of; ``features`` None leaves brightness unknown.
+
+    ``guessed`` are tags voted by audio neighbours (`radio.tagvote`); they are used only for a
+    track without tags or genre of its own.
+    """
     centroid: float | None = None
     if features is not None and _CENTROID in features.summary_names:
         centroid = float(features.summary[features.summary_names.index(_CENTROID)])
@@ -131,6 +138,7 @@ def song_fields(track: Track, features: Features | None) -> SongFields:
         comment=track.comment, lyrics=track.lyrics, tags=track.tags,
         tempo=track.tempo, key=track.key or None, mode=track.mode or None, lufs=track.lufs,
         centroid_hz=centroid, duration=track.duration,
+        guessed_tags=() if (track.tags or track.genre) else guessed,
     )
 
 
@@ -151,21 +159,32 @@ def update_text_index(
     embedder: Embedder | None = None,
     fields: Callable[[Track, Features | None], SongFields] = song_fields,
     progress: Callable[[int, int], None] | None = None,
+    vote_tags: bool = True,
 ) -> tuple[TextIndex, SyncReport]:
-    """Bring ``indexes/text.faiss`` up to date with the library's ``ok`` tracks."""
+    """Bring ``indexes/text.faiss`` up to date with the library's ``ok`` tracks.
+
+    With ``vote_tags``, untagged tracks' documents carry the tags their audio neighbours voted
+    (`radio.tagvote`, refreshed first when the library changed).
+    """
     embedder = embedder or default_embedder()
+    votes = update_tag_votes(settings) if vote_tags else {}
     with Store(settings) as store, _text_errors():
         tracks = {t.id: t for t in store.tracks()}
         index = TextIndex.open(settings.indexes_dir, model=embedder.name, dim=embedder.dim)
+        guessed = {i: v.tags for i, v in votes.items()}
         # The row's update time changes with every re-ingest or tag change; the document
-        # version with every change to what `document` writes.
-        stamps = {i: f"{DOCUMENT_VERSION}:{t.updated_at}:{t.content_hash}"
+        # version with every change to what `document` writes; the votes when they change.
+        stamps = {i: f"{DOCUMENT_VERSION}:{t.updated_at}:{t.content_hash}:"
+                     f"{','.join(guessed.get(i, ()))}"
                   for i, t in tracks.items()}
 
         @lru_cache(maxsize=1)
         def described(track_id: int) -> SongFields:
             t = tracks[track_id]
-            return fields(t, features_or_none(store, t))
+            f = fields(t, features_or_none(store, t))
+            if not f.tags and not f.genre and guessed.get(track_id):
+                f = replace(f, guessed_tags=guessed[track_id])
+            return f
 
         report = index.sync(stamps, lambda i: document(described(i)), embedder,
                             terms_for=lambda i: song_terms(described(i)), progress=progress)
@@ -199,6 +218,15 @@ def search_prompt(settings: Settings, prompt: str, *, n: int = 10,
                                   parts=result.parts.get(track_id)))
     return SearchResult(prompt=result.prompt, truncated=result.truncated, hits=hits,
                         index=report)
+
+
+def text_vectors(settings: Settings, ids: list[int]) -> np.ndarray | None:
+    """The text index's vectors of these tracks as it stands (no rebuild), or None when the
+    index is missing or lacks one of them."""
+    index = TextIndex.read(settings.indexes_dir)
+    if index is None or any(i not in set(index.ids) for i in ids):
+        return None
+    return index.vectors(ids)
 
 
 def audio_vectors(store: Store, tracks: list[Track], *, settings: Settings | None = None,

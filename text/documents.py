@@ -25,7 +25,7 @@ __all__ = [
     "words",
 ]
 
-DOCUMENT_VERSION = 2
+DOCUMENT_VERSION = 3
 """Bump when `document` changes what it writes, so that indexes rebuild their documents."""
 
 # Thresholds, chosen before looking at any search result.
@@ -59,6 +59,7 @@ class SongFields:
     comment: str | None = None
     lyrics: str | None = None
     tags: tuple[str, ...] = ()
+    guessed_tags: tuple[str, ...] = ()  # voted by audio neighbours for an untagged song
     tempo: float | None = None
     key: str | None = None
     mode: str | None = None  # "major" | "minor"
@@ -113,6 +114,9 @@ def document(fields: SongFields) -> str:
     tags = [t for t in (_clean(t) for t in fields.tags) if t]
     if tags:
         parts.append("Tags: " + ", ".join(tags))
+    guessed = [t for t in (_clean(t) for t in fields.guessed_tags) if t]
+    if guessed:
+        parts.append("Tags (guessed from similar-sounding songs): " + ", ".join(guessed))
     if desc := descriptors(fields):
         parts.append("Sound: " + ", ".join(desc))
     if comment := _clean(fields.comment):
@@ -141,6 +145,7 @@ def matched_fields(prompt: str, fields: SongFields) -> dict[str, tuple[str, ...]
         name: ", ".join(fields.tags) if name == "tags" else getattr(fields, name)
         for name in _TEXT_FIELDS
     }
+    values["guessed_tags"] = ", ".join(fields.guessed_tags)
     values["descriptors"] = ", ".join(descriptors(fields))
     for name, value in values.items():
         if not value:

@@ -90,6 +90,17 @@ class TextIndex:
         self._terms = {int(k): tuple(v.get("terms", ())) for k, v in tracks.items()}
         return self
 
+    @classmethod
+    def read(cls, directory: Path) -> TextIndex | None:
+        """The saved index whatever model built it (for reading vectors), or None."""
+        try:
+            meta = json.loads((Path(directory) / META_FILE).read_text(encoding="utf-8"))
+            model, dim = str(meta["model"]), int(meta["dim"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        index = cls.open(directory, model=model, dim=dim)
+        return index if len(index) else None
+
     def __len__(self) -> int:
         return int(self._index.ntotal)
 

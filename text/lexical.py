@@ -8,7 +8,8 @@ cannot separate songs and are ignored, so a long prompt is not diluted by words 
 never heard. Words are weighted by inverse document frequency (a word every song holds weighs
 nothing).
 
-Terms come from what a person wrote (title, artist, album, genre, comment, tags), never from the
+Terms come from what a person wrote (title, artist, album, genre, comment, tags; for an
+untagged song the tags its audio neighbours voted), never from the
 derived descriptors (the embedding already reads those). A tag is one term, so the package tag
 ``flare-game`` matches a prompt only if the prompt holds both "flare" and "game": "adventure
 game" must not select every song of a game package. Lyrics are left out (long, rarely decisive).
@@ -34,7 +35,7 @@ def song_terms(fields: SongFields) -> tuple[str, ...]:
     text = " ".join(v for v in (fields.title, fields.artist, fields.album, fields.genre,
                                 fields.comment) if v)
     out = set(words(text))
-    for tag in fields.tags:
+    for tag in (*fields.tags, *fields.guessed_tags):
         parts = words(tag)
         if parts:
             out.add(_JOIN.join(parts))
