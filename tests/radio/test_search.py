@@ -9,47 +9,20 @@ import pytest
 from click.testing import CliRunner
 
 import radio.search
-from radio.analysis import ANALYSIS_VERSION, Analysis
 from radio.cli import cli
 from radio.config import Settings
 from radio.errors import NotFound, RadioError
-from radio.records import TrackTags
 from radio.search import audio_vectors, search_prompt, similar_tracks
 from radio.store import Store
+from tests.radio.search_library import build
 from tests.text.conftest import FakeEmbedder
 from text.documents import SongFields
 from text.index import INDEX_FILE
 
-NAMES = ("centroid_mean", "rms_db_mean", "flatness_mean")
-
-
-def _analysis(*, tempo: float, lufs: float, summary: tuple[float, ...]) -> Analysis:
-    beats = np.arange(0.0, 30.0, 60.0 / tempo)
-    return Analysis(
-        version=ANALYSIS_VERSION, duration=30.0, audible_start=0.0, audible_end=30.0,
-        tempo=tempo, tempo_confidence=0.9, beats=beats, downbeats=beats[::4], key="A",
-        mode="minor", key_confidence=0.7, camelot="8A", lufs=lufs,
-        loudness_curve=np.full(10, lufs, np.float32), loudness_hop=3.0,
-        summary=np.asarray(summary, np.float32), summary_names=NAMES,
-    )
-
-
-LIBRARY = [  # title, tags, tempo, lufs, (centroid Hz, rms dB, flatness)
-    ("Neon Grid", ("electronic", "techno"), 140.0, -9.0, (2600.0, -12.0, 0.30)),
-    ("Circuit Rain", ("electronic",), 135.0, -10.0, (2500.0, -13.0, 0.28)),
-    ("Glass Dunes", ("ambient",), 70.0, -24.0, (900.0, -30.0, 0.05)),
-    ("Battle Hymn", ("orchestral", "fantasy"), 100.0, -18.0, (1400.0, -20.0, 0.10)),
-    ("track05", (), 150.0, -8.0, (2550.0, -11.0, 0.31)),
-]
-
 
 @pytest.fixture
 def library(settings: Settings) -> Settings:
-    with Store(settings) as store:
-        for i, (title, tags, tempo, lufs, summary) in enumerate(LIBRARY):
-            store.save_track(path=f"/m/{i}.ogg", content_hash=f"{i:032x}", size=1, mtime=1.0,
-                             tags=TrackTags(title=title, tags=tags),
-                             analysis=_analysis(tempo=tempo, lufs=lufs, summary=summary))
+    build(settings)
     return settings
 
 
@@ -126,3 +99,39 @@ def test_cli_search_and_similar(library: Settings, fake: FakeEmbedder) -> None:
     assert sim.exit_code == 0 and json.loads(sim.stdout)["seed"]["title"] == "Neon Grid"
     missing = runner.invoke(cli, ["similar", "999"])
     assert missing.exit_code == 1 and "no track" in missing.output
+
+
+def test_similar_uses_cue_embeddings_when_the_library_has_them(library: Settings) -> None:
+    from tests.radio.search_library import build_cue_index
+
+    # The cue vectors say Battle Hymn sounds like Neon Grid; the summaries disagree.
+    build_cue_index(library, {"Neon Grid": 0, "Battle Hymn": 0, "Circuit Rain": 1,
+                              "track05": 2, "Glass Dunes": 3})
+    result = similar_tracks(library, "Neon Grid", n=4)
+    assert result.kind == "both"
+    assert similar_tracks(library, "Neon Grid", n=1, kind="tower").hits[0][0].title == \
+        "Battle Hymn"
+    summary_only = similar_tracks(library, "Neon Grid", n=4, kind="summary")
+    assert summary_only.kind == "summary"
+    score = {t.title: s for t, s in result.hits}
+    assert score["Battle Hymn"] > dict((t.title, s) for t, s in summary_only.hits)["Battle Hymn"]
+    assert (library.indexes_dir / "songs.faiss").is_file()
+
+
+def test_spread_albums_keeps_rank_order_otherwise() -> None:
+    from radio.search import spread_albums
+
+    assert spread_albums(["A", "A", "B", "B", None, "A"]) == [0, 2, 1, 3, 4, 5]
+    assert spread_albums(["A", "A"]) == [0, 1]  # nothing else left: the best one follows
+    assert spread_albums([]) == []
+
+
+def test_a_library_without_tags_still_searches(settings: Settings,
+                                               fake: FakeEmbedder) -> None:
+    from tests.radio.search_library import LIBRARY
+
+    build(settings, [(title, (), *rest) for title, _, *rest in LIBRARY])
+    result = search_prompt(settings, "fast tempo bright tone", n=5)
+    assert len(result.hits) == 5
+    assert result.hits[0].track.title in {"Neon Grid", "Circuit Rain", "track05"}
+    assert all(h.matched.get("descriptors") for h in result.hits[:3])

@@ -29,7 +29,8 @@ class FakeEmbedder:
             for word in re.findall(r"\w+|[^\w\s]", text.casefold())[: self.max_words]:
                 out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
             out[row, -1] += 1e-3  # never a zero vector
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out
 
     def truncated(self, text: str) -> bool:
         return len(re.findall(r"\w+", text)) > self.max_words

@@ -38,3 +38,36 @@ def test_real_model_offline(encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]
     assert encoder.truncated("word " * 2000) and not encoder.truncated("short prompt")
     assert encoder.name == "all-MiniLM-L6-v2"
+
+
+def test_concurrent_encodes_keep_their_own_torch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads encoding at once each run with their own thread count, and the process
+    setting is restored afterwards (torch's count is process-wide)."""
+    import threading
+    import time
+
+    import torch
+
+    seen: list[tuple[int, int]] = []
+
+    class SlowModel:
+        def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
+            want = len(texts)
+            for _step in range(5):
+                seen.append((want, torch.get_num_threads()))
+                time.sleep(0.002)
+            return np.ones((len(texts), 3), np.float32)
+
+    one = Encoder(default_model_dir(), threads=1, precision="float32")
+    two = Encoder(default_model_dir(), threads=2, precision="float32")
+    for enc in (one, two):
+        monkeypatch.setattr(enc, "_model", SlowModel())
+    before = torch.get_num_threads()
+    jobs = [threading.Thread(target=enc.encode, args=(["x"] * n,))
+            for enc, n in ((one, 1), (two, 2)) for _ in range(3)]
+    for j in jobs:
+        j.start()
+    for j in jobs:
+        j.join()
+    assert len(seen) == 30 and all(threads == n for n, threads in seen)
+    assert torch.get_num_threads() == before
