@@ -145,7 +145,7 @@ def station_rows(dev: Settings, model: object, sponsors: list[Sponsor], args: ar
     rng = np.random.default_rng(args.seed)
     with Store(dev) as store:
         ids = [t.id for t in store.tracks()]
-    requests = [StationRequest(prompt=PROMPTS[k % len(PROMPTS)], minutes=60.0)
+    requests = [StationRequest(prompt=PROMPTS[(k // 2) % len(PROMPTS)], minutes=60.0)
                 if k % 2 == 0 else StationRequest(seed=str(int(rng.choice(ids))), minutes=60.0)
                 for k in range(args.stations)]
     res: dict[str, list[float]] = {"ours": [], "ours, no targeting": [], "random": [],
@@ -207,8 +207,9 @@ def _seed_text(dev: Settings, plan: Plan) -> str:
 
 def loudness_rows(dev: Settings, model: object, sponsors: list[Sponsor],
                   kept: list[tuple[Plan, list[Junction]]], scale: float, bias: float
-                  ) -> list[tuple[str, float, float, float]]:
-    """(sponsor, ad LUFS, music LUFS around it, ad - music) from real renders."""
+                  ) -> list[tuple[str, float, float, float, float]]:
+    """(sponsor, ad LUFS, music LUFS 10 s each side, the same 3 s each side, ad LUFS) from
+    real renders; the renderer matches a clip to the music's level just before it."""
     from radio.analysis import loudness
     from radio.render import beats_from_store, render
     from radio.store import Store
@@ -240,9 +241,15 @@ def loudness_rows(dev: Settings, model: object, sponsors: list[Sponsor],
         before = loudness(y=audio[max(0, junction[0][0] - 10 * sr) : junction[0][0]].T,
                           sr=sr)[0]
         after = loudness(y=audio[junction[1][1] : junction[1][1] + 10 * sr].T, sr=sr)[0]
-        music = 10 * math.log10((10 ** (before / 10) + 10 ** (after / 10)) / 2)
-        out.append((sp.name, ad, music, ad - music))
+        near_b = loudness(y=audio[max(0, junction[0][0] - 3 * sr) : junction[0][0]].T,
+                          sr=sr)[0]
+        near_a = loudness(y=audio[junction[1][1] : junction[1][1] + 3 * sr].T, sr=sr)[0]
+        out.append((sp.name, ad, _mean_db(before, after), _mean_db(near_b, near_a), ad))
     return out
+
+
+def _mean_db(a: float, b: float) -> float:
+    return 10 * math.log10((10 ** (a / 10) + 10 ** (b / 10)) / 2)
 
 
 def main() -> None:
@@ -275,10 +282,11 @@ def main() -> None:
                   f"{statistics.median(v):+.3f} | {max(v):+.3f} |")
         if not args.no_render:
             rows = loudness_rows(dev, model, sponsors, kept, model.scale, model.bias)
-            print("\n| sponsor | ad LUFS | music LUFS (10 s each side) | ad - music (LU) |\n"
-                  "|---|---|---|---|")
-            for name, ad, music, d in rows:
-                print(f"| {name} | {ad:.2f} | {music:.2f} | {d:+.2f} |")
+            print("\n| sponsor | ad LUFS | music, 10 s each side | ad - music | music, 3 s "
+                  "each side | ad - music |\n|---|---|---|---|---|---|")
+            for name, ad, wide, near, _ in rows:
+                print(f"| {name} | {ad:.2f} | {wide:.2f} | {ad - wide:+.2f} | {near:.2f} | "
+                      f"{ad - near:+.2f} |")
 
 
 if __name__ == "__main__":
