@@ -1,4 +1,4 @@
-"""Text-prompt search quality and speed on the demo library, and speed on a 10,000-track index.
+"""Search quality and speed on the demo library: prompts, seed-song pools, encoding, queries.
 
 Quality: precision@10 of fixed prompts, each mapped to the style it asks for (written before any
 result was seen), where a track's style is `radio.fetch.STYLES` of its Debian package. Three
@@ -6,12 +6,18 @@ document variants, because the demo's sidecar tags contain the style word itself
 
 * ``tags``: documents as an operator gets them (style and package tags included);
 * ``no-style``: the same without any tag that is a package name or a style label;
-* ``bare``: title and analysis descriptors only (no album, artist, comment, tags).
+* ``bare``: title and analysis descriptors only (no album, artist, comment, tags);
 
-Speed: text vectors built per second (documents through the encoder, torch on the cores this
-process may use), ms per prompt query end to end (prompt checks + encoding + index search) on
-the demo library and on a synthetic 10,000-track index of random unit vectors, and ms per
-``similar`` query.
+each ranked three ways: ``plain`` (text cosine), ``+words`` (plus the exact-word share,
+`text.lexical`) and ``blend`` (plus audio feedback from the song vectors, `text.search.Blend`).
+
+Seed-song pools: for every song as a seed, the share of its 10 nearest songs (song vectors:
+summary, tower = mean cue embedding, both) that share its style, plain and with ``--diverse 0.7``
+(MMR + no album twice in a row), and how many album repeats remain.
+
+Speed: text vectors built per second (old float32 path and the new default, alternating, median
+of 3), ms per prompt query end to end (wall and CPU) on the demo library and on a synthetic
+10,000-song index, and ms per ``similar`` query.
 
     HF_HUB_OFFLINE=1 nice -n 10 .venv/bin/python bench/search.py [--home radio-data-demo]
 """

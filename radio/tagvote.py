@@ -226,7 +226,8 @@ def update_tag_votes(settings: Settings, *, k: int = K, min_share: float = MIN_S
         db = _db(settings)
         try:
             table = db.table(TABLE)
-            stored = {r["stamp"] for r in table.rows} if table.exists() else set()
+            stored = ({r[0] for r in db.execute(f"SELECT DISTINCT stamp FROM {TABLE}")}
+                      if table.exists() else set())
             if not force and stored == {stamp}:
                 return _read(db)
             votes = compute_votes(settings, store, k=k, min_share=min_share)
