@@ -17,6 +17,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMB
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -67,8 +68,10 @@ def main() -> None:
                           f"{len(plan.items)} items, {time.perf_counter() - t0:.0f} s wall",
                           flush=True)
             enc.close()
-        print(f"end, {frames / cfg.sr / 3600:.2f} h of audio: RSS {rss_mb():.0f} MB, "
-              f"{len(plan.items)} items, {time.perf_counter() - t0:.0f} s wall", flush=True)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+        print(f"end, {frames / cfg.sr / 3600:.2f} h of audio: RSS {rss_mb():.0f} MB (peak "
+              f"{peak:.0f} MB), {len(plan.items)} items, {time.perf_counter() - t0:.0f} s wall",
+              flush=True)
 
 
 if __name__ == "__main__":

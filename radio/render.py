@@ -89,7 +89,7 @@ class RenderConfig:
     max_ride_db: float = 12.0
     max_lead_db: float = 6.0
     first_window_s: float = 4.0  # decode this much of the first song first, to start at once
-    block_s: float = 90.0  # songs are decoded in pieces of at most this: memory stays flat
+    block_s: float = 150.0  # songs are decoded in pieces of about this: memory stays flat
     decode_timeout_s: float = 120.0
 
 
@@ -121,20 +121,29 @@ def _frames(seconds: float, sr: int) -> int:
     return max(0, round(seconds * sr))
 
 
-def _pieces(start: float, end: float, held: float | None, *, first: float, block: float,
-            whole: bool) -> list[float]:
-    """Where an item's audio is cut into separately decoded pieces: ``first`` seconds, pieces of
-    at most ``block``, and the held-back tail from ``held`` to ``end`` as the last one."""
+def _pieces(start: float, end: float, held: float | None, *, first: float, least: float,
+            block: float, whole: bool) -> list[float]:
+    """Where an item's audio is cut into separately decoded pieces (file seconds, ``start`` to
+    ``end``): an optional ``first`` short piece, then equal pieces of at most ``block`` seconds
+    (the first one at least ``least``) up to ``held``; the last piece runs on to ``end`` and so
+    holds the whole held-back tail. Each piece costs one decoder start (~65 ms of CPU), so
+    pieces are as long as allowed."""
     stop = end if held is None else held
     points = [start]
-    t = start + first
-    if not whole and t < stop - 1.0:
-        points.append(t)
-        while stop - t > block + 1.0:
-            t += block
+    t = start
+    if not whole:
+        if first > 0 and start + first < stop - 1.0:
+            t = start + first
             points.append(t)
-        if held is not None:
-            points.append(held)
+        n = max(1, math.ceil((stop - t) / block))
+        if n > 1 and (stop - t) / n < least:
+            if t + least >= stop - 1.0:
+                n = 1
+            else:
+                t += least
+                points.append(t)
+                n = max(1, math.ceil((stop - t) / block))
+        points += [t + (stop - t) * k / n for k in range(1, n)]
     points.append(end)
     return points
 
@@ -261,11 +270,12 @@ class _Renderer:
             # Hold back A from ``lead_s`` before the overlap: B's level may ask to ride it.
             held = (max(body_from, min(geo_out.a_ramp, geo_out.a_ov - cfg.lead_s))
                     if geo_out is not None else None)
-            # The first piece holds what the junction in needs (the overlap, B's short-term
-            # window and its ride); the first song's is short, so that playing starts at once.
-            first = (geo_in.overlap + SHORT_TERM_S + cfg.ride_s + 1.0 if geo_in is not None
-                     else cfg.first_window_s)
-            points = _pieces(start, end, held, first=first, block=cfg.block_s,
+            # The first song starts with a short piece, so that playing starts at once. Other
+            # first pieces hold what the junction in needs: the overlap, B's short-term window
+            # and its ride.
+            first = cfg.first_window_s if geo_in is None else 0.0
+            least = geo_in.overlap + SHORT_TERM_S + cfg.ride_s + 1.0 if geo_in else 0.0
+            points = _pieces(start, end, held, first=first, least=least, block=cfg.block_s,
                              whole=item.kind == "sponsor")
             level: float | None = None  # a sponsor's: the music's level it was matched to
             g = 1.0

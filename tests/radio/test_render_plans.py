@@ -258,9 +258,15 @@ def test_a_long_song_is_decoded_in_pieces_that_join_seamlessly(
     i1, t0 = _join(songs[0], songs[1], 0)
     plan = Plan(station="pieces", items=[songs[0], i1], transitions=[t0])
     whole, marks_whole = _collect(plan, config=RenderConfig(block_s=1000.0))
-    n_whole = len(events)
+    assert events == ["decode song0"] * 2 + ["decode song1"]  # first 4 s, then the rest
+    events.clear()
     pieces, marks_pieces = _collect(plan, config=RenderConfig(block_s=5.0))
-    assert len(events) - n_whole == n_whole + 2  # two more pieces of at most 5 s
+    # Song 0: 4 s, then 16 s up to its held-back tail (from 20 s) in four pieces, the last
+    # of which runs on through the tail.
+    assert events.count("decode song0") == 5
+    # Song 1's first piece must hold the overlap, its short-term window and its 20 s ride: all
+    # of its 32 s.
+    assert events.count("decode song1") == 1
     assert marks_pieces == marks_whole
     assert pieces.shape == whole.shape
     np.testing.assert_allclose(pieces, whole, atol=1e-4)
