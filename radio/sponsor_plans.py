@@ -141,8 +141,10 @@ def place_sponsors(settings: Settings, plan: Plan, *, station: str, started_at: 
     """The plan with sponsors at the least noticeable junctions from ``from_junction`` on.
 
     ``description`` is the station's prompt or its seed song's description (targeting).
-    Ads already in the plan at or after ``from_junction`` count toward caps and spacing as if
-    heard; earlier ones are expected in the impression log (`record_played`).
+    Every ad already in the plan counts toward caps and spacing at its planned time, whether
+    it has aired or not (a live station renders ahead of what has been heard); the impression
+    log (`record_played`) adds what the listener heard elsewhere, and this station's own
+    impressions before ``started_at`` (the plan's item 0).
     """
     from radio.modeling import resolve_model
 
@@ -164,9 +166,12 @@ def place_sponsors(settings: Settings, plan: Plan, *, station: str, started_at: 
         return plan, Result((), 0.0, True, 0, stats={"reason": "no active sponsor"})
     history: dict[int, list[float]] = {s.id: [] for s in sponsors}
     for imp in heard:
-        if imp.sponsor_id in history:
+        in_plan = imp.station == station and imp.time >= started_at  # counted from the plan
+        if imp.sponsor_id in history and not in_plan:
             history[imp.sponsor_id].append(imp.time - started_at)
     gaps = {s.id: 60.0 * s.min_gap_minutes for s in sponsors}
+    if last is not None and last[0] >= started_at:
+        last = None  # an ad of this plan: found in its items below
     last_t, last_gap = (None, 0.0) if last is None else (last[0] - started_at,
                                                          gaps.get(last[1], 0.0))
     busy: set[int] = set()
@@ -175,11 +180,10 @@ def place_sponsors(settings: Settings, plan: Plan, *, station: str, started_at: 
         if item.kind != "sponsor":
             continue
         busy.update({k - 1, k})
-        if k > from_junction:
-            if item.ref in history:
-                history[item.ref].append(item_t[k])
-            if last_t is None or item_t[k] > last_t:
-                last_t, last_gap = item_t[k], gaps.get(item.ref, rules.min_gap_s)
+        if item.ref in history:
+            history[item.ref].append(item_t[k])
+        if last_t is None or item_t[k] > last_t:
+            last_t, last_gap = item_t[k], gaps.get(item.ref, rules.min_gap_s)
     todo = [k for k in range(from_junction, len(plan.transitions)) if k not in busy]
     vectors = junction_vectors(settings, plan, todo, model=model)
     scale, bias = model.scale, model.bias

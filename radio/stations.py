@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -174,8 +175,10 @@ class Station:
 
     def __init__(self, settings: Settings, request: StationRequest, *,
                  model: ContinuationModel, station_id: str | None = None,
-                 config: GAConfig | None = None) -> None:
+                 config: GAConfig | None = None, sponsors: bool = True) -> None:
         self.id = station_id or uuid.uuid4().hex[:12]
+        self.sponsors = sponsors  # place sponsor clips as the plan grows
+        self.started_at = time.time()  # wall clock of the plan's first item (caps, windows)
         self.settings, self.request, self.model = settings, request, model
         self.config = config or GAConfig(time_budget_s=0.5, patience=8)
         self._lock = threading.RLock()
@@ -191,11 +194,11 @@ class Station:
 
     @classmethod
     def create(cls, settings: Settings, request: StationRequest, *,
-               model: ContinuationModel | None = None, station_id: str | None = None
-               ) -> Station:
+               model: ContinuationModel | None = None, station_id: str | None = None,
+               sponsors: bool = True) -> Station:
         """Plan a new station's first songs; RadioError/NotFound for a bad request."""
         return cls(settings, request, model=model or resolve_model(settings),
-                   station_id=station_id)
+                   station_id=station_id, sponsors=sponsors)
 
     # -- pool and scores ---------------------------------------------------------------------
     def _new_pool(self, *, exclude: Sequence[int], keep: Track | None = None) -> None:
@@ -250,7 +253,8 @@ class Station:
         """Make the song at plan ``index`` the solution's first (what came before is history,
         kept out by `_constraints`); draws a new pool when this one has run dry."""
         item = self.plan.items[index]
-        recent = [it.ref for it in self.plan.items[max(0, index - REPEAT_GAP) : index]]
+        recent = [it.ref for it in self.plan.items[max(0, index - REPEAT_GAP) : index]
+                  if it.kind == "track"]
         memory = self._memory()
         kept_out = set(recent[len(recent) - memory :] if memory else []) | self._banned
         free = len({t.id for t in self._lib.tracks} - kept_out)
@@ -267,24 +271,31 @@ class Station:
     def _constraints(self, index: int) -> Constraints:
         """No song from the last `_memory` songs or banned; artists spaced across history."""
         memory = self._memory()
-        recent = {it.ref for it in self.plan.items[max(0, index - memory) : index]} if memory \
-            else set()
+        recent = {it.ref for it in self.plan.items[max(0, index - memory) : index]
+                  if it.kind == "track"} if memory else set()
         rows = frozenset(r for r, t in enumerate(self._lib.tracks)
                          if t.id in self._banned or t.id in recent)
         codes = {t.artist.casefold(): int(self._scores.artists[r])
                  for r, t in enumerate(self._lib.tracks) if t.artist}
         gap = Constraints().artist_gap
         artists = tuple(codes.get((it.artist or "").casefold(), -1)
-                        for it in self.plan.items[max(0, index - gap + 1) : index])
+                        for it in self.plan.items[max(0, index - gap + 1) : index]
+                        if it.kind == "track")
         return Constraints(exclude=rows - {self._row_of(self.plan.items[index].ref)},
                            recent_artists=artists)
 
     # -- the live surface ---------------------------------------------------------------------
     def ensure_ahead(self, index: int, n: int = 2) -> None:
-        """Item ``index`` starts rendering: make sure ``n`` songs are planned after it."""
+        """Item ``index`` starts rendering: make sure ``n`` songs are planned after it.
+
+        A sponsor clip's next song is already fixed by the clip's placement, so at a clip the
+        plan is extended from that song on."""
         with self._lock:
-            if len(self.plan.items) - 1 - index >= n:
+            items = self.plan.items
+            if sum(it.kind == "track" for it in items[index + 1 :]) >= n:
                 return
+            if items[index].kind != "track":
+                index += 1  # a clip is always followed by a song
             self._extend(index, not_before=0.0)
 
     def _extend(self, index: int, *, not_before: float,
@@ -308,6 +319,43 @@ class Station:
         except ValueError as exc:
             raise RadioError(f"cannot extend station {self.id}: {exc}") from exc
         self._set(sol, from_pos=0)
+        if self.sponsors:
+            self._place_sponsors(index)
+
+    def _place_sponsors(self, index: int) -> None:
+        """Sponsor clips at the least noticeable junctions of the newly planned tail (never the
+        junction out of the song at ``index``, which may be a skip). A failure costs the ads,
+        never the station."""
+        from radio.sponsor_plans import place_sponsors
+
+        try:
+            placed, _ = place_sponsors(
+                self.settings, self.plan, station=self.id, started_at=self.started_at,
+                listener=self.request.listener, description=self._description(),
+                from_junction=index + 1, model=self.model)
+        except RadioError as exc:
+            self.plan.meta["sponsor_error"] = str(exc)
+            return
+        if placed is self.plan:
+            return  # nothing placed (no active sponsor)
+        notes = [n for n in self.plan.meta.get("sponsors", []) if int(n["item"]) <= index]
+        notes += [n for n in placed.meta.get("sponsors", []) if int(n["item"]) > index]
+        tail, tail_tr = placed.items[index + 1 :], placed.transitions[index:]
+        del self.plan.items[index + 1 :]
+        del self.plan.transitions[index:]
+        self.plan.items.extend(tail)
+        self.plan.transitions.extend(tail_tr)
+        self.plan.meta["sponsors"] = notes
+
+    def _description(self) -> str:
+        """What the station is about, for sponsor targeting: its prompt or its seed song."""
+        if self.request.prompt:
+            return self.request.prompt
+        seed = self.pool.seed
+        if seed is None:
+            return ""
+        return " ".join(x for x in (seed.title, seed.artist, seed.album, seed.genre,
+                                    *seed.tags) if x)
 
     def replan_after(self, index: int, *, not_before: float) -> None:
         """A skip: leave item ``index`` at its first downbeat after ``not_before`` s (into its
@@ -364,5 +412,7 @@ class Station:
         with self._lock:
             return Plan(station=self.id, items=list(self.plan.items),
                         transitions=list(self.plan.transitions),
-                        log_probability=self.plan.log_probability, meta=_lead(self.pool))
+                        log_probability=self.plan.log_probability,
+                        meta={**_lead(self.pool),
+                              "sponsors": list(self.plan.meta.get("sponsors", []))})
 

@@ -250,3 +250,31 @@ def test_plan_cli_writes_a_plan_that_render_reads(settings: Settings, tmp_path: 
     assert plan.items[0].title == "Calm 4" and len(plan.transitions) == len(plan.items) - 1
     bad = CliRunner().invoke(cli, ["--home", str(settings.home), "plan"])
     assert bad.exit_code == 1 and "seed song or a prompt" in bad.output
+
+
+def test_sponsor_clips_join_the_growing_plan_without_touching_the_past(
+        settings: Settings, model: ContinuationModel, tmp_path: Path) -> None:
+    from radio.sponsors import add_sponsor
+
+    y, _ = song(np.random.default_rng(99), seconds=12, sr=22050, bpm=120.0)
+    clip = tmp_path / "jingle.wav"
+    sf.write(clip, np.stack([y, y], 1), 22050)
+    ad = add_sponsor(settings, clip, name="Jingle", text="calm tea", cap_per_hour=6,
+                     min_gap_minutes=2.0, model=model)
+    st = Station.create(settings, StationRequest(prompt="calm ambient", pool_size=10),
+                        model=model)
+    items = st.plan.items
+    for i in range(20):
+        before, entry = list(items[:i]), items[i].entry_time
+        st.ensure_ahead(i)
+        assert items[:i] == before and items[i].entry_time == entry  # the past stays
+        assert sum(it.kind == "track" for it in items[i + 1 :]) >= 2
+        assert len(st.plan.transitions) == len(items) - 1
+    ads = [k for k, it in enumerate(items) if it.kind == "sponsor"]
+    assert ads and all(items[k].ref == ad.id for k in ads)
+    assert all(items[k - 1].kind == items[k + 1].kind == "track" for k in ads if k + 1 < len(items))
+    times = np.cumsum([0.0] + [tr.exit_time - it.entry_time
+                               for it, tr in zip(items, st.plan.transitions, strict=False)])
+    assert np.all(np.diff(times[ads]) >= 120.0 - 1e-6)  # the sponsor's 2-minute spacing
+    notes = {int(n["item"]) for n in st.snapshot().meta["sponsors"]}
+    assert set(ads) <= notes | {k for k in ads if k > 20}
