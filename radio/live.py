@@ -45,9 +45,10 @@ import numpy as np
 from radio.config import Settings
 from radio.errors import RadioError
 from radio.plan import Plan, PlanItem, Transition
-from radio.render import RenderConfig, render
+from radio.render import RenderConfig, beats_from_store, render
 
-__all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "StationLike", "mp3_frame_sizes"]
+__all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "StationLike", "mp3_frame_sizes",
+           "retry_locked"]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Segment:
 class LiveConfig:
     """Timing of the live engine, in seconds."""
 
-    render_ahead_s: float = 8.0  # rendered PCM kept ahead of the live point (discarded on skip)
+    render_ahead_s: float = 8.0  # rendered PCM kept ahead of the live point (dropped on skip)
     release_ahead_s: float = 2.0  # MP3 handed to listeners ahead of the live point
     encode_lead_s: float = 0.5  # PCM fed to the encoder before its frames are due
     skip_margin_s: float = 2.0  # a skip splices no sooner than this after the live point
@@ -165,6 +166,23 @@ class _Tail(Sequence[T]):
             j += 1
 
 
+def retry_locked(fn: Callable[[], T], *, tries: int = 5) -> T:
+    """``fn()``, tried again after a short pause when SQLite said "database is locked".
+
+    Opening a `radio.store.Store` writes its schema row; in WAL mode that write fails at once
+    (no busy wait) when another connection committed in between, e.g. the play log. The race
+    is brief, so a few retries make station planning under load reliable.
+    """
+    for attempt in range(tries):
+        try:
+            return fn()
+        except RadioError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _render_takes_on_item() -> bool:
     return "on_item" in inspect.signature(render).parameters
 
@@ -197,8 +215,6 @@ class LiveStation:
         self._skip_ref: int | None = None
         self._xfade: np.ndarray | None = None  # old audio to crossfade into the new render
         self._gen: Iterator[np.ndarray] | None = None
-        self._gen_base = 0
-        self._gen_first = 0
         self._has_on_item = _render_takes_on_item()
         self._threads = [threading.Thread(target=self._guard(self._render_loop), daemon=True,
                                           name=f"render-{station.id}"),
@@ -283,13 +299,12 @@ class LiveStation:
 
     # -- render thread -------------------------------------------------------------------
     def _render_loop(self) -> None:
-        from radio.render import beats_from_store
         from radio.store import Store
 
-        with Store(self.settings) as store:
+        with retry_locked(lambda: Store(self.settings)) as store:
             if self._beats_for is None:
                 self._beats_for = beats_from_store(store)
-            self.station.ensure_ahead(0)
+            retry_locked(lambda: self.station.ensure_ahead(0))
             self._start_render(0, None, 0)
             while not self._stop.is_set():
                 if self._skip.is_set():
@@ -318,11 +333,10 @@ class LiveStation:
         tail.transitions = cast(list[Transition], _Tail(lambda: station.plan.transitions, first))
         kwargs: dict[str, Any] = {}
         if self._has_on_item:
-            kwargs["on_item"] = lambda i: station.ensure_ahead(first + i)
+            kwargs["on_item"] = lambda i: retry_locked(lambda: station.ensure_ahead(first + i))
         assert self._beats_for is not None
         self._gen = render(tail, beats_for=self._beats_for,
                            on_marker=lambda m: self._marker(m, first, entry, base), **kwargs)
-        self._gen_base, self._gen_first = base, first
 
     def _marker(self, m: Any, first: int, entry: float | None, base: int) -> None:
         index = first + m.index
@@ -351,7 +365,7 @@ class LiveStation:
             self._onair.append(OnAir(index, item, start, on_air, offset, prob, continued,
                                      logged=continued))
         if not self._has_on_item:
-            self.station.ensure_ahead(index + 1)
+            retry_locked(lambda: self.station.ensure_ahead(index + 1))
 
     def _add_pcm(self, chunk: np.ndarray) -> None:
         chunk = np.asarray(chunk, dtype=np.float32)
@@ -402,7 +416,8 @@ class LiveStation:
             else:
                 before = None
             try:
-                self.station.replan_after(k, not_before=file_at + cfg.skip_room_s)
+                retry_locked(lambda: self.station.replan_after(
+                    k, not_before=file_at + cfg.skip_room_s))
             except RadioError as exc:
                 log.info("station %s: cannot cut item %d short: %s", self.station.id, k, exc)
                 return

@@ -7,14 +7,13 @@ thread that uses it (`open_store`: a connection must not cross threads).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from radio.errors import ConfigError
+from radio.live import retry_locked
 from radio.store import Store
 from server.config import ServerSettings
 from server.registry import Registry
@@ -36,23 +35,10 @@ ConfigDep = Annotated[ServerSettings, Depends(_config)]
 RegistryDep = Annotated[Registry, Depends(_registry)]
 
 
-def _open(config: ServerSettings, tries: int = 5) -> Store:
-    # Store() writes its schema row on open; in WAL mode that can fail at once with "database
-    # is locked" when another connection commits at the same moment. Such a race is brief.
-    for attempt in range(tries):
-        try:
-            return Store(config.radio)
-        except ConfigError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.02 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 @contextmanager
 def open_store(config: ServerSettings) -> Iterator[Store]:
     """The library store for this thread, closed afterwards."""
-    store = _open(config)
+    store = retry_locked(lambda: Store(config.radio))
     try:
         yield store
     finally:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from radio.errors import NotFound, RadioError
-from radio.live import LiveConfig, LiveStation, Segment
+from radio.live import LiveConfig, LiveStation, Segment, retry_locked
 from server.broadcast import Broadcast
 from server.config import ServerSettings
 
@@ -99,8 +99,9 @@ class Registry:
             if len(self._stations) >= self.config.max_stations:
                 raise StationsFull(f"this server already plays {self.config.max_stations} "
                                    "stations (RADIO_MAX_STATIONS); try again later")
-        station = Station.create(self.config.radio, request, model=self.model(),
-                                 station_id=uuid.uuid4().hex[:12])
+        model = self.model()
+        station = retry_locked(lambda: Station.create(self.config.radio, request, model=model,
+                                                      station_id=uuid.uuid4().hex[:12]))
         broadcast = Broadcast(keep_s=max(10.0, 2 * self.config.preload_s),
                               max_queue_s=self.config.client_queue_s,
                               max_listeners=self.config.max_listeners_per_station)
@@ -142,16 +143,22 @@ class Registry:
         if handle is None:
             raise NotFound("station", station_id)
         handle.live.stop()
+        self._close_broadcast(handle)
+        return handle
+
+    def _close_broadcast(self, handle: OnAirStation) -> None:
         if self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(handle.broadcast.close)
-        return handle
 
     def reap(self, now: float | None = None) -> list[str]:
         """Stop stations without a listener for ``idle_stop_s``; returns their ids."""
         now = time.monotonic() if now is None else now
         gone = []
         for handle in self.all():
+            if handle.live.state == "failed" and not handle.broadcast.closed:
+                # Its listeners' streams end now; GET still tells why until it is reaped.
+                self._close_broadcast(handle)
             if handle.broadcast.listeners:
                 handle.idle_since = None
             elif handle.idle_since is None:
