@@ -5,6 +5,8 @@ result was seen), where a track's style is `radio.fetch.STYLES` of its Debian pa
 document variants, because the demo's sidecar tags contain the style word itself:
 
 * ``tags``: documents as an operator gets them (style and package tags included);
+* ``half-tagged``: every other song's tags hidden, replaced by the tags its audio neighbours
+  vote (`radio.tagvote`, cue embeddings);
 * ``no-style``: the same without any tag that is a package name or a style label;
 * ``bare``: title and analysis descriptors only (no album, artist, comment, tags);
 
@@ -49,6 +51,7 @@ from radio.records import Track
 from radio.search import BLEND, similar_tracks, song_fields, spread_albums
 from radio.songvectors import song_matrix
 from radio.store import Store
+from radio.tagvote import compute_votes
 from text.documents import SongFields, document, document_hash
 from text.encoder import Encoder
 from text.index import TextIndex
@@ -79,7 +82,7 @@ def _style(track: Track) -> str | None:
 
 
 def _variant(fields: SongFields, name: str) -> SongFields:
-    if name == "tags":
+    if name in ("tags", "half-tagged"):
         return fields
     kept = tuple(t for t in fields.tags if t.casefold() not in _LABELS)
     if name == "no-style":
@@ -158,12 +161,24 @@ def main() -> None:
     audio = (np.array([t.id for t in song_tracks]), song_vecs)
     audio_of = dict(zip(audio[0].tolist(), song_vecs, strict=True))
     print(f"audio vectors for prompt feedback: {used}, {len(song_tracks)} songs")
-    variants = ("tags", "no-style", "bare")
+    # half-tagged: every other song loses its tags and gets those its audio neighbours vote.
+    with Store(settings) as store:
+        half = [replace(t, tags=()) if t.id % 2 else t for t in tracks]
+        votes = {v.track_id: v.tags for v in compute_votes(settings, store, tracks=half)}
+        half_fields = {t.id: song_fields(t, store.features(t), guessed=votes.get(t.id, ()))
+                       for t in half}
+    hidden = [t.id for t in half if not t.tags]
+    right = sum(styles[i] in votes.get(i, ()) for i in hidden)
+    print(f"half-tagged: {len(hidden)} songs' tags hidden, the vote adopted the right style for "
+          f"{right} ({right / max(len(hidden), 1):.0%}), another style for "
+          f"{sum(bool(votes.get(i)) and styles[i] not in votes[i] for i in hidden)}")
+    variants = ("tags", "half-tagged", "no-style", "bare")
     blends = {"plain": PLAIN, "+words": replace(BLEND, audio=0.0), "blend": BLEND}
     table: dict[str, list[float]] = {}
     for name in variants:
-        docs = {i: document(_variant(f, name)) for i, f in fields.items()}
-        terms = {i: song_terms(_variant(f, name)) for i, f in fields.items()}
+        source = half_fields if name == "half-tagged" else fields
+        docs = {i: document(_variant(f, name)) for i, f in source.items()}
+        terms = {i: song_terms(_variant(f, name)) for i, f in source.items()}
         with tempfile.TemporaryDirectory() as tmp:
             index = TextIndex.open(Path(tmp), model=enc.name, dim=enc.dim)
             index.sync({i: "" for i in docs}, docs.__getitem__, enc, terms_for=terms.__getitem__)

@@ -185,13 +185,18 @@ def _song_hits(store: Store, tracks: list[Track], todo: list[Track],
 
 
 def compute_votes(settings: Settings, store: Store, *, k: int = K,
-                  min_share: float = MIN_SHARE) -> list[TagVote]:
-    """Votes for every song without tags or genre (nothing is written)."""
+                  min_share: float = MIN_SHARE,
+                  tracks: list[Track] | None = None) -> list[TagVote]:
+    """Votes for every song without tags or genre (nothing is written).
+
+    ``tracks`` (default: the store's) may carry other labels than the store's, e.g. a
+    benchmark that hides some songs' tags.
+    """
     if k < 1:
         raise RadioError(f"k = {k}: at least one neighbour must vote")
     if not 0.0 < min_share <= 1.0:
         raise RadioError(f"min share {min_share} is outside (0, 1]")
-    tracks = store.tracks()
+    tracks = store.tracks() if tracks is None else tracks
     todo = [t for t in tracks if not labels_of(t)]
     if not todo:
         return []
