@@ -28,11 +28,13 @@ __all__ = ["render_cmd"]
 @click.option("--bitrate", type=click.IntRange(min=32, max=320), default=None,
               help="kbit/s (default 192 for MP3, 128 for Opus).")
 @click.option("--no-bass-swap", is_flag=True, help="Fade the low end instead of swapping it.")
+@click.option("--hq-stretch", is_flag=True,
+              help="Rubber Band's finer (R3) engine for tempo matching: 3.5x the stretch CPU.")
 @_json_option
 @_home_option
 @click.pass_context
 def render_cmd(ctx: click.Context, plan_file: Path, out: Path, lufs: float, bitrate: int | None,
-               no_bass_swap: bool, as_json: bool) -> None:
+               no_bass_swap: bool, hq_stretch: bool, as_json: bool) -> None:
     """Render PLAN.json (from `radio plan --json`) into one continuous, beat-matched mix."""
     import soundfile as sf
 
@@ -46,7 +48,7 @@ def render_cmd(ctx: click.Context, plan_file: Path, out: Path, lufs: float, bitr
     if suffix not in (".mp3", ".ogg", ".opus", ".wav"):
         raise RadioError(f"cannot write {out.name}: use a .mp3, .ogg, .opus or .wav file name")
     plan = Plan.load(plan_file)
-    cfg = RenderConfig(target_lufs=lufs, bass_swap=not no_bass_swap)
+    cfg = RenderConfig(target_lufs=lufs, bass_swap=not no_bass_swap, stretch_hq=hq_stretch)
     expected = sum(max(i.exit_time - i.entry_time, 0.0) for i in plan.items)
     junctions: list[Marker] = []
     console = _stderr()

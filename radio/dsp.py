@@ -65,12 +65,13 @@ def ramp_output_length(seconds: float, factor: float) -> float:
     return seconds * math.log(factor) / (factor - 1.0)
 
 
-def stretch(y: Array, *, sr: int, factor: Array | float) -> Array:
+def stretch(y: Array, *, sr: int, factor: Array | float, high_quality: bool = True) -> Array:
     """Time-stretch ``y`` (channels, n) without changing pitch.
 
     ``factor`` is the playback speed (> 1 shorter), constant or one value per input sample. The
     result has ``round(sum(1 / factor))`` samples so that callers can place its beats from the
-    factor alone (Rubber Band adds some trailing material, which is cut).
+    factor alone (Rubber Band adds some trailing material, which is cut). ``high_quality``
+    picks Rubber Band's R3 ("finer") engine; False its R2 engine, about 3.5x less CPU.
     """
     n = y.shape[-1]
     f = np.broadcast_to(np.asarray(factor, dtype=np.float64), (n,))
@@ -83,7 +84,8 @@ def stretch(y: Array, *, sr: int, factor: Array | float) -> Array:
         from pedalboard import time_stretch
 
         arg: Array | float = float(f[0]) if np.all(f == f[0]) else np.ascontiguousarray(f)
-        out = time_stretch(np.ascontiguousarray(y, dtype=np.float32), float(sr), arg)
+        out = time_stretch(np.ascontiguousarray(y, dtype=np.float32), float(sr), arg,
+                           high_quality=high_quality)
     except ImportError:  # pragma: no cover - pedalboard is a dependency; this is the fallback
         import librosa
 

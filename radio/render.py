@@ -84,6 +84,7 @@ class RenderConfig:
     sponsor_beats: int = 4  # longest beat-matched overlap next to a sponsor clip
     max_stretch: float = 0.12  # largest tempo change (fraction) a junction may stretch
     ramp_beats: int = 8
+    stretch_hq: bool = False  # Rubber Band R3 engine: 3.5x the CPU of R2 (the default here)
     lead_s: float = 8.0  # A's audio held back before an overlap, so it can still be ridden
     ride_s: float = 20.0  # B glides from the meeting level back to its own over this
     max_ride_db: float = 12.0
@@ -353,7 +354,7 @@ class _Renderer:
             ramp = max(geo.a_ov - geo.a_ramp, 1e-9)
             f = np.where(t < geo.a_ov, 1.0 + (geo.factor - 1.0) * (t - geo.a_ramp) / ramp,
                          geo.factor)
-            audio = stretch(y, sr=sr, factor=f)
+            audio = stretch(y, sr=sr, factor=f, high_quality=self.cfg.stretch_hq)
             # Splice from the untouched body into the stretched copy (both at speed 1 here).
             k = min(_frames(0.01, sr), n, audio.shape[1])
             f_out, f_in = equal_power(k)
