@@ -134,8 +134,9 @@ def document_hash(text: str) -> str:
 def matched_fields(prompt: str, fields: SongFields) -> dict[str, tuple[str, ...]]:
     """Prompt words found in each field (``descriptors`` included), for explaining a hit.
 
-    Matching is lexical (case-folded words, a plural ``s`` ignored, common words skipped): the
-    score itself comes from the embedding, and this only says which words a person would see.
+    Matching is lexical (case-folded words, a plural ``s`` ignored, common words skipped; a
+    multi-word tag only when the prompt holds all its words): this says which words a person
+    would see, while the score comes from `text.search`.
     """
     wanted = set(words(prompt))
     if not wanted:
@@ -147,10 +148,16 @@ def matched_fields(prompt: str, fields: SongFields) -> dict[str, tuple[str, ...]
     }
     values["guessed_tags"] = ", ".join(fields.guessed_tags)
     values["descriptors"] = ", ".join(descriptors(fields))
+    tag_lists = {"tags": fields.tags, "guessed_tags": fields.guessed_tags}
     for name, value in values.items():
         if not value:
             continue
-        hit = sorted(wanted & set(words(value)))
+        if name in tag_lists:
+            # A tag counts whole, as in `text.lexical`: "flare-game" needs both words.
+            parts = [set(words(t)) for t in tag_lists[name]]
+            hit = sorted(set().union(*(p for p in parts if p and p <= wanted)))
+        else:
+            hit = sorted(wanted & set(words(value)))
         if hit:
             out[name] = tuple(hit)
     return out

@@ -64,3 +64,11 @@ def test_any_values_give_a_document(title: str, tags: list[str], tempo: float | 
     doc = document(f)
     assert doc.endswith(".") and len(document_hash(doc)) == 20
     matched_fields(title, f)
+
+
+def test_a_tag_matches_whole() -> None:
+    f = SongFields(title="Cave", tags=("flare-game", "orchestral"), guessed_tags=("retro",))
+    assert matched_fields("an adventure game", f) == {}
+    assert matched_fields("flare game, orchestral", f) == {"tags": ("flare", "game",
+                                                                    "orchestral")}
+    assert matched_fields("retro", f) == {"guessed_tags": ("retro",)}
