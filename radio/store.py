@@ -128,27 +128,43 @@ class Store:
 
     # -- schema ---------------------------------------------------------------------------
 
+    def _version(self) -> int:
+        if "meta" not in self._db.table_names():
+            return 0
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
     def _migrate(self) -> None:
-        with self._db.atomic():
+        # Opening a current store only reads: a read that turned into a write would fail at once
+        # (SQLITE_BUSY_SNAPSHOT, no busy wait) whenever another connection had just committed.
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"{self._db_path} has schema version {version} but this radio-jockey "
+                f"knows only up to {SCHEMA_VERSION}; upgrade radio-jockey"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        conn = self._db.conn
+        conn.execute("BEGIN IMMEDIATE")  # the write lock first (waits busy_timeout), then read
+        try:
+            version = self._version()  # another process may have migrated meanwhile
             if "meta" not in self._db.table_names():
                 self._table("meta").create({"key": str, "value": str}, pk="key")
-            row = self._db.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'"
-            ).fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"{self._db_path} has schema version {version} but this radio-jockey "
-                    f"knows only up to {SCHEMA_VERSION}; upgrade radio-jockey"
-                )
             if version < 1:
                 self._create_v1()
             self._table("meta").upsert(
                 {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
             )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def _create_v1(self) -> None:
-        self._db.executescript(_SCHEMA_V1)
+        # Statement by statement: executescript would commit the migration's transaction.
+        for statement in _statements(_SCHEMA_V1):
+            self._db.conn.execute(statement)
 
     def _table(self, name: str) -> Table:
         return self._db.table(name)
@@ -429,6 +445,17 @@ class Store:
             rows = self._db.query("SELECT * FROM failures WHERE path = ?", [path])
         return [Failure(path=r["path"], reason=r["reason"], detail=r["detail"] or "",
                         time=r["time"]) for r in rows]
+
+
+def _statements(script: str) -> list[str]:
+    """The complete SQL statements of ``script`` (comments may hold semicolons)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return [x for x in out if x]
 
 
 def _track_from_row(row: dict[str, Any]) -> Track:

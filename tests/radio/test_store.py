@@ -161,3 +161,22 @@ def test_cue_ids_are_never_reused(store: Store, rng) -> None:
     second = [i for i, _ in store.cue_rows(t.id)]
     assert len(second) == 2 and min(second) > max(first)
     assert [c for _, c in store.cue_rows(t.id)] == store.cues(t.id)
+
+
+def test_opening_a_current_store_never_writes(settings: Settings) -> None:
+    """Another connection holding the write lock (a play being logged) must not block or
+    fail the opening of a store: a current schema is only read."""
+    import time
+
+    Store(settings).close()
+    other = sqlite3.connect(settings.db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # holds the write lock
+    try:
+        t0 = time.perf_counter()
+        with Store(settings) as store:
+            assert store.schema_version() >= 1 and store.tracks() == []
+            assert store._db.conn.total_changes == 0
+        assert time.perf_counter() - t0 < 2.0  # no wait for the busy timeout (10 s)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
