@@ -12,7 +12,10 @@ nearest candidates by maximal marginal relevance and keeps one album from follow
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -31,7 +34,7 @@ from radio.songvectors import (
     update_song_index,
 )
 from radio.store import Store
-from radio.tagvote import update_tag_votes
+from radio.tagvote import TagVote, update_tag_votes
 from text.config import TextSettings
 from text.documents import DOCUMENT_VERSION, SongFields, document, matched_fields
 from text.encoder import Embedder, Encoder
@@ -160,14 +163,16 @@ def update_text_index(
     fields: Callable[[Track, Features | None], SongFields] = song_fields,
     progress: Callable[[int, int], None] | None = None,
     vote_tags: bool = True,
+    votes: Mapping[int, TagVote] | None = None,
 ) -> tuple[TextIndex, SyncReport]:
     """Bring ``indexes/text.faiss`` up to date with the library's ``ok`` tracks.
 
     With ``vote_tags``, untagged tracks' documents carry the tags their audio neighbours voted
-    (`radio.tagvote`, refreshed first when the library changed).
+    (``votes``, or `radio.tagvote.update_tag_votes`, refreshed when the library changed).
     """
     embedder = embedder or default_embedder()
-    votes = update_tag_votes(settings) if vote_tags else {}
+    if votes is None:
+        votes = update_tag_votes(settings) if vote_tags else {}
     with Store(settings) as store, _text_errors():
         tracks = {t.id: t for t in store.tracks()}
         index = TextIndex.open(settings.indexes_dir, model=embedder.name, dim=embedder.dim)
@@ -196,28 +201,83 @@ def search_prompt(settings: Settings, prompt: str, *, n: int = 10,
     """The ``n`` tracks whose text best matches ``prompt``, updating the indexes first.
 
     The score blends the text cosine with exact-word matches and audio feedback (`text.search`,
-    ``blend``); songs' audio vectors come from the song index (`radio.songvectors`).
+    ``blend``); songs' audio vectors come from the song index (`radio.songvectors`). The
+    indexes are kept in memory between calls while the library is unchanged (`_Prepared`).
     """
     if n < 1:
         raise RadioError(f"asked for {n} results; ask for at least 1")
     embedder = embedder or default_embedder()
     with _text_errors():
         check_prompt(prompt)  # fail on an empty prompt before any indexing work
-    index, report = update_text_index(settings, embedder=embedder)
-    audio = update_song_index(settings).matrix() if blend.audio > 0 else None
+    ready = _prepare(settings, embedder, audio=blend.audio > 0)
     with _text_errors():
-        result = text_search(prompt, index=index, embedder=embedder, k=n, audio=audio,
-                             blend=blend)
+        result = text_search(prompt, index=ready.text, embedder=embedder, k=n,
+                             audio=ready.audio, blend=blend)
     hits: list[SearchHit] = []
     with Store(settings) as store:
         for track_id, score in result.hits:
             track = store.track(track_id)
-            fields = song_fields(track, features_or_none(store, track))
+            fields = song_fields(track, features_or_none(store, track),
+                                 guessed=ready.guessed.get(track_id, ()))
             matched = matched_fields(result.prompt, fields)
             hits.append(SearchHit(track=track, score=score, matched=matched,
                                   parts=result.parts.get(track_id)))
     return SearchResult(prompt=result.prompt, truncated=result.truncated, hits=hits,
-                        index=report)
+                        index=ready.report)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a prompt search needs, valid while ``fingerprint`` says the library is unchanged."""
+
+    fingerprint: str
+    text: TextIndex
+    audio: tuple[np.ndarray, np.ndarray] | None
+    guessed: dict[int, tuple[str, ...]]
+    report: SyncReport
+
+
+_PREPARED: dict[tuple[str, str, bool], _Prepared] = {}
+_PREPARED_LOCK = threading.Lock()
+
+
+def _fingerprint(settings: Settings) -> str:
+    """A cheap summary of everything the indexes depend on: the ok tracks (id, update time,
+    content hash) and the cue index files' modification times. Reads the store's table directly,
+    with its own read-only connection, because listing 10,000 tracks through `Store.tracks`
+    takes ~0.4 s. Taken *before* an update, so a change made during one is seen next time."""
+    parts: list[str] = []
+    try:
+        with sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True, timeout=10) as conn:
+            row = conn.execute(
+                "SELECT group_concat(id || ':' || updated_at || ':' || content_hash, ',') "
+                "FROM (SELECT id, updated_at, content_hash FROM tracks WHERE status = 'ok' "
+                "ORDER BY id)").fetchone()
+        parts.append(hashlib.sha256(str(row[0]).encode()).hexdigest())
+    except sqlite3.Error:
+        return ""  # no usable fingerprint: always rebuild (the store reports the real error)
+    for name in ("audio_meta.json", "audio_exit.faiss", "audio_entry.faiss"):
+        try:
+            parts.append(str((settings.indexes_dir / name).stat().st_mtime_ns))
+        except OSError:
+            parts.append("-")
+    return "|".join(parts)
+
+
+def _prepare(settings: Settings, embedder: Embedder, *, audio: bool) -> _Prepared:
+    key = (str(settings.home.resolve()), embedder.name, audio)
+    with _PREPARED_LOCK:
+        before = _fingerprint(settings)
+        cached = _PREPARED.get(key)
+        if before and cached is not None and cached.fingerprint == before:
+            return replace(cached, report=SyncReport(0, 0, 0, len(cached.text), 0.0))
+        votes = update_tag_votes(settings)
+        text, report = update_text_index(settings, embedder=embedder, votes=votes)
+        vectors = update_song_index(settings).matrix() if audio else None
+        ready = _Prepared(fingerprint=before, text=text, audio=vectors,
+                          guessed={i: v.tags for i, v in votes.items()}, report=report)
+        _PREPARED[key] = ready
+        return ready
 
 
 def text_vectors(settings: Settings, ids: list[int]) -> np.ndarray | None:

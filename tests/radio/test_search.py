@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,9 +13,10 @@ import radio.search
 from radio.cli import cli
 from radio.config import Settings
 from radio.errors import NotFound, RadioError
+from radio.records import TrackTags
 from radio.search import audio_vectors, search_prompt, similar_tracks
 from radio.store import Store
-from tests.radio.search_library import build
+from tests.radio.search_library import analysis, build
 from tests.text.conftest import FakeEmbedder
 from text.documents import SongFields
 from text.index import INDEX_FILE
@@ -135,3 +137,28 @@ def test_a_library_without_tags_still_searches(settings: Settings,
     assert len(result.hits) == 5
     assert result.hits[0].track.title in {"Neon Grid", "Circuit Rain", "track05"}
     assert all(h.matched.get("descriptors") for h in result.hits[:3])
+
+
+def test_repeated_searches_reuse_the_indexes_until_the_library_changes(
+        library: Settings, fake: FakeEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.radio.search_library import LIBRARY
+
+    calls: list[int] = []
+    real = radio.search.update_text_index
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(radio.search, "update_text_index", counted)
+    search_prompt(library, "ambient")
+    search_prompt(library, "techno")
+    assert len(calls) == 1
+    _, _, tempo, lufs, camelot, summary = LIBRARY[2]
+    with Store(library) as store:  # a new song
+        store.save_track(path="/m/new.ogg", content_hash="f" * 32, size=1, mtime=1.0,
+                         tags=TrackTags(title="Glass Dunes II", tags=("ambient",)),
+                         analysis=analysis(tempo=tempo, lufs=lufs, camelot=camelot,
+                                           summary=summary))
+    assert search_prompt(library, "Glass Dunes II", n=1).hits[0].track.title == "Glass Dunes II"
+    assert len(calls) == 2
