@@ -70,7 +70,8 @@ def similar_cmd(ctx: click.Context, track: str, n: int, diverse: float | None,
         _echo_json(result.to_dict())
         return
     console = Console()
-    console.print(f"like {result.seed.id} {result.seed.title}", markup=False, highlight=False)
+    console.print(f"like {result.seed.id} {result.seed.title} (by {result.kind} vectors)",
+                  markup=False, highlight=False)
     table = Table("#", "id", "score", "title", "artist", "album", box=None, pad_edge=False)
     for rank, (t, score) in enumerate(result.hits, 1):
         table.add_row(str(rank), str(t.id), f"{score:.3f}", t.title, t.artist or "",
