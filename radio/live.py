@@ -37,6 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, TypeVar, cast
 
@@ -216,6 +217,8 @@ class LiveStation:
         self._xfade: np.ndarray | None = None  # old audio to crossfade into the new render
         self._gen: Iterator[np.ndarray] | None = None
         self._has_on_item = _render_takes_on_item()
+        self._planner = ThreadPoolExecutor(max_workers=1,
+                                           thread_name_prefix=f"plan-{station.id}")
         self._threads = [threading.Thread(target=self._guard(self._render_loop), daemon=True,
                                           name=f"render-{station.id}"),
                          threading.Thread(target=self._guard(self._pace_loop), daemon=True,
@@ -234,6 +237,7 @@ class LiveStation:
         for t in self._threads:
             if t.is_alive() and t is not threading.current_thread():
                 t.join(timeout)
+        self._planner.shutdown(wait=False, cancel_futures=True)
         if self.state != "failed":
             self.state = "stopped"
 
@@ -333,10 +337,25 @@ class LiveStation:
         tail.transitions = cast(list[Transition], _Tail(lambda: station.plan.transitions, first))
         kwargs: dict[str, Any] = {}
         if self._has_on_item:
-            kwargs["on_item"] = lambda i: retry_locked(lambda: station.ensure_ahead(first + i))
+            kwargs["on_item"] = lambda i: self._plan_ahead(first + i)
         assert self._beats_for is not None
         self._gen = render(tail, beats_for=self._beats_for,
                            on_marker=lambda m: self._marker(m, first, entry, base), **kwargs)
+
+    def _plan_ahead(self, index: int) -> None:
+        """The renderer starts item ``index``: the song after it must exist now (usually it
+        does, planned a song earlier, and this returns at once); the one after that is planned
+        on the planner thread, so rendering never waits for the sequencer."""
+        retry_locked(lambda: self.station.ensure_ahead(index, n=1))
+        if not self._stop.is_set():
+            self._planner.submit(self._plan_later, index + 1)
+
+    def _plan_later(self, index: int) -> None:
+        try:
+            retry_locked(lambda: self.station.ensure_ahead(index, n=2))
+        except Exception:  # the render thread plans synchronously when this failed
+            log.exception("station %s: planning ahead of item %d failed", self.station.id,
+                          index)
 
     def _marker(self, m: Any, first: int, entry: float | None, base: int) -> None:
         index = first + m.index
@@ -523,3 +542,15 @@ class LiveStation:
                 record_play(self.settings, station=self.station.id, listener=self.listener,
                             item_kind=e.item.kind, ref=e.item.ref, started_at=time.time(),
                             junction_probability=e.probability)
+                if e.item.kind == "sponsor":
+                    self._impression(e.index)
+
+    def _impression(self, index: int) -> None:
+        """A sponsor clip went on air: its impression counts toward caps and reports."""
+        from radio.sponsor_plans import record_played
+
+        try:
+            record_played(self.settings, self.station.plan, index, listener=self.listener)
+        except RadioError:
+            log.exception("station %s: impression of item %d not recorded", self.station.id,
+                          index)

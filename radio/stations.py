@@ -238,10 +238,10 @@ class Station:
                        total=0.0, duration_s=0.0)
         items, transitions = to_plan(sub, self._lib, station=self.id, first_time=first_time)
         transitions = [replace(t, index=t.index + at) for t in transitions]
-        del self.plan.items[at:]
-        del self.plan.transitions[at:]
-        self.plan.items.extend(items)
-        self.plan.transitions.extend(transitions)
+        # Slice assignment replaces a tail in one step: a renderer reading the lists from
+        # another thread sees the old tail or the new one, never a truncated plan.
+        self.plan.items[at:] = items
+        self.plan.transitions[at:] = transitions
         self.plan.log_probability = float(sum(math.log(max(t.probability, 1e-12))
                                               for t in self.plan.transitions))
 
@@ -340,11 +340,8 @@ class Station:
             return  # nothing placed (no active sponsor)
         notes = [n for n in self.plan.meta.get("sponsors", []) if int(n["item"]) <= index]
         notes += [n for n in placed.meta.get("sponsors", []) if int(n["item"]) > index]
-        tail, tail_tr = placed.items[index + 1 :], placed.transitions[index:]
-        del self.plan.items[index + 1 :]
-        del self.plan.transitions[index:]
-        self.plan.items.extend(tail)
-        self.plan.transitions.extend(tail_tr)
+        self.plan.items[index + 1 :] = placed.items[index + 1 :]
+        self.plan.transitions[index:] = placed.transitions[index:]
         self.plan.meta["sponsors"] = notes
 
     def _description(self) -> str:
