@@ -295,13 +295,23 @@ def audio_vectors(store: Store, tracks: list[Track], *, settings: Settings | Non
 
     Without ``settings`` (or with ``kind="summary"``) these are the analysis summaries,
     standardised over ``tracks``; with ``settings`` and ``kind="auto"`` the song vectors that
-    `radio similar` uses (summary + cue embeddings where the library has them; see
-    `radio.songvectors`). Tracks without a vector are left out.
+    `radio similar` uses (summary + cue embeddings where the library has them, standardised
+    over the whole library, from ``indexes/songs.faiss``; see `radio.songvectors`). Tracks
+    without a vector are left out.
     """
     if settings is None or kind == "summary":
         return summary_matrix(store, tracks)
-    kept, vecs, _ = song_matrix(settings, store, tracks, kind=kind)
-    return kept, vecs
+    if kind != "auto":
+        kept, vecs, _ = song_matrix(settings, store, tracks, kind=kind)
+        return kept, vecs
+    # The persisted song index (standardised over the whole library), rebuilt only when the
+    # library changed: no features file is read on the common path.
+    ids, matrix = update_song_index(settings, store=store).matrix()
+    row = {int(i): r for r, i in enumerate(ids)}
+    kept = [t for t in tracks if t.id in row]
+    if not kept:
+        return [], np.zeros((0, matrix.shape[1]), np.float32)
+    return kept, matrix[[row[t.id] for t in kept]]
 
 
 def similar_tracks(settings: Settings, query: str, *, n: int = 10,

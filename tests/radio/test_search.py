@@ -162,3 +162,13 @@ def test_repeated_searches_reuse_the_indexes_until_the_library_changes(
                                            summary=summary))
     assert search_prompt(library, "Glass Dunes II", n=1).hits[0].track.title == "Glass Dunes II"
     assert len(calls) == 2
+
+
+def test_audio_vectors_auto_reads_the_song_index(library: Settings) -> None:
+    with Store(library) as store:
+        tracks = store.tracks()
+        plain_tracks, plain = audio_vectors(store, tracks)
+        auto_tracks, auto = audio_vectors(store, tracks[::-1], settings=library, kind="auto")
+    assert [t.id for t in auto_tracks] == [t.id for t in tracks[::-1]]
+    assert np.allclose(auto[::-1], plain, atol=1e-5)  # no cue index: the summaries, in order
+    assert (library.indexes_dir / "songs.faiss").is_file()
