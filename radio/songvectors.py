@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -197,8 +198,8 @@ class SongIndex:
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        tmp_index = directory / f".{INDEX_FILE}.{os.getpid()}.tmp"
-        tmp_meta = directory / f".{META_FILE}.{os.getpid()}.tmp"
+        tmp_index = directory / f".{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp_meta = directory / f".{META_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             faiss.write_index(self.index, str(tmp_index))
             tmp_meta.write_text(json.dumps({"kind": self.kind, "stamp": self.stamp}),
@@ -236,7 +237,20 @@ def _library_stamp(settings: Settings, tracks: list[Track], kind: Representation
 
 def update_song_index(settings: Settings, *, kind: Representation = "auto",
                       store: Store | None = None) -> SongIndex:
-    """The song index, rebuilt first when the library, its cues or ``kind`` changed."""
+    """The song index, rebuilt first when the library, its cues or ``kind`` changed.
+
+    Threads of one process take turns (a server's stations may ask at once); processes may
+    race harmlessly: each writes its own temporary files and renames them into place.
+    """
+    with _UPDATE_LOCK:
+        return _update_song_index(settings, kind=kind, store=store)
+
+
+_UPDATE_LOCK = threading.Lock()
+
+
+def _update_song_index(settings: Settings, *, kind: Representation,
+                       store: Store | None) -> SongIndex:
     own = store is None
     st = store if store is not None else Store(settings)
     try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ K = 5
 MIN_SHARE = 0.5
 """A tag is adopted with at least this share of the vote weight (0.5: a majority)."""
 TABLE = "tag_votes"
+_UPDATE_LOCK = threading.Lock()
 _MAX_SHOWN = 5  # neighbours kept as evidence
 
 
@@ -225,8 +227,12 @@ def _db(settings: Settings) -> Database:
 
 def update_tag_votes(settings: Settings, *, k: int = K, min_share: float = MIN_SHARE,
                      force: bool = False) -> dict[int, TagVote]:
-    """The stored votes, recomputed first when the library or its cue vectors changed."""
-    with Store(settings) as store:
+    """The stored votes, recomputed first when the library or its cue vectors changed.
+
+    Threads of one process take turns; two processes recomputing at once write the same rows
+    (``replace``), so neither fails.
+    """
+    with _UPDATE_LOCK, Store(settings) as store:
         stamp = _stamp(store.tracks(), settings, k, min_share)
         db = _db(settings)
         try:
@@ -245,7 +251,7 @@ def update_tag_votes(settings: Settings, *, k: int = K, min_share: float = MIN_S
                 rows = [{"track_id": 0, "stamp": stamp, "method": "none", "tags": "[]",
                          "shares": "{}", "neighbours": "[]", "created_at": now}]
             table.drop(ignore=True)
-            db.table(TABLE).insert_all(rows, pk="track_id")
+            db.table(TABLE).insert_all(rows, pk="track_id", replace=True)
             return {v.track_id: v for v in votes}
         finally:
             db.close()

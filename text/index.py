@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -215,8 +216,8 @@ class TextIndex:
 
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp_index = self.directory / f".{INDEX_FILE}.{os.getpid()}.tmp"
-        tmp_meta = self.directory / f".{META_FILE}.{os.getpid()}.tmp"
+        tmp_index = self.directory / f".{INDEX_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp_meta = self.directory / f".{META_FILE}.{os.getpid()}.{threading.get_ident()}.tmp"
         meta = {"model": self.model, "dim": self.dim,
                 "tracks": {str(i): {"stamp": self._stamps.get(i, ""), "hash": h,
                                     "terms": list(self._terms.get(i, ()))}
