@@ -134,8 +134,13 @@ class Limiter:
             self._ctx = x
             return x[:, :0]
         seg = x[:, self._pos - self.latency : end + self.latency]
-        g = self._gain(seg)[self.latency : self.latency + end - self._pos]
-        out: Array = np.clip(x[:, self._pos : end] * g, -self.ceiling, self.ceiling)
+        out: Array
+        if float(np.max(np.abs(seg))) <= self.ceiling:
+            # Nothing within reach of these samples needs limiting: the gain is 1 throughout.
+            out = x[:, self._pos : end].copy()
+        else:
+            g = self._gain(seg)[self.latency : self.latency + end - self._pos]
+            out = np.clip(x[:, self._pos : end] * g, -self.ceiling, self.ceiling)
         self._ctx = x[:, end - self.latency :]
         self._pos = self.latency
         return out.astype(np.float32, copy=False)
