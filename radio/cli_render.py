@@ -42,6 +42,7 @@ def render_cmd(ctx: click.Context, plan_file: Path, out: Path, lufs: float, bitr
     from radio.errors import RadioError
     from radio.plan import Plan
     from radio.render import Marker, RenderConfig, beats_from_store, render
+    from radio.sponsor_plans import with_sponsor_beats
     from radio.store import Store
 
     suffix = out.suffix.lower()
@@ -60,7 +61,8 @@ def render_cmd(ctx: click.Context, plan_file: Path, out: Path, lufs: float, bitr
         TimeElapsedColumn(), console=console, disable=not console.is_terminal, transient=True,
     ) as bar:
         task = bar.add_task("render", total=expected, info="")
-        chunks = render(plan, beats_for=beats_from_store(store), config=cfg,
+        beats_for = with_sponsor_beats(_settings(ctx), beats_from_store(store))
+        chunks = render(plan, beats_for=beats_for, config=cfg,
                         on_marker=lambda m: junctions.append(m) if m.kind == "junction" else None)
 
         def tick(n: int) -> None:

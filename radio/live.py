@@ -47,6 +47,7 @@ from radio.config import Settings
 from radio.errors import RadioError
 from radio.plan import Plan, PlanItem, Transition
 from radio.render import RenderConfig, beats_from_store, render
+from radio.sponsor_plans import with_sponsor_beats
 
 __all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "StationLike", "mp3_frame_sizes",
            "retry_locked"]
@@ -307,7 +308,7 @@ class LiveStation:
 
         with retry_locked(lambda: Store(self.settings)) as store:
             if self._beats_for is None:
-                self._beats_for = beats_from_store(store)
+                self._beats_for = with_sponsor_beats(self.settings, beats_from_store(store))
             retry_locked(lambda: self.station.ensure_ahead(0))
             self._start_render(0, None, 0)
             while not self._stop.is_set():

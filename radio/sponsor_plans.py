@@ -25,15 +25,23 @@ from radio.config import Settings
 from radio.errors import RadioError
 from radio.placement import Junction, Result, Rules, SponsorSpec, choose, insert_sponsors
 from radio.placement import remove_sponsors as _remove
-from radio.plan import Plan
+from radio.plan import Plan, PlanItem
 from radio.sponsors import Impression, Sponsor, SponsorStore, sponsor_item
 
 if TYPE_CHECKING:
+    from radio.render import BeatsFor
     from ranking.model import ContinuationModel
     from text.encoder import Embedder
 
-__all__ = ["drop_deleted", "junction_times", "junction_vectors", "place_sponsors",
-           "record_played", "sponsor_similarity"]
+__all__ = [
+    "drop_deleted",
+    "junction_times",
+    "junction_vectors",
+    "place_sponsors",
+    "record_played",
+    "sponsor_similarity",
+    "with_sponsor_beats",
+]
 
 
 def junction_times(plan: Plan) -> list[float]:
@@ -226,3 +234,23 @@ def record_played(settings: Settings, plan: Plan, index: int, *, listener: str |
             time=time.time() if at is None else at, junction_drop=note.get("drop"),
             probability_in=note.get("probability_in"),
             probability_out=note.get("probability_out")))
+
+
+def with_sponsor_beats(settings: Settings, beats_for: BeatsFor) -> BeatsFor:
+    """``beats_for`` that also knows sponsor clips' beats (stored when the clip was added), so a
+    jingle with a beat is beat-matched in instead of crossfaded."""
+    cache: dict[int, np.ndarray | None] = {}
+
+    def both(item: PlanItem) -> np.ndarray | None:
+        if item.kind != "sponsor":
+            return beats_for(item)
+        if item.ref not in cache:
+            try:
+                with SponsorStore(settings) as store:
+                    beats = store.get(item.ref).beats
+                cache[item.ref] = beats if beats.size else None
+            except RadioError:
+                cache[item.ref] = None
+        return cache[item.ref]
+
+    return both

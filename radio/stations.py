@@ -97,11 +97,13 @@ def candidates(settings: Settings, tracks: Sequence[Track], *, model: Continuati
     return _Library(kept, out, dropped)
 
 
-def _overlap_beats(ratio: float, a: Track, b: Track) -> int:
-    """Long blends for close tempi and confident beats, short ones otherwise."""
-    if min(a.tempo_confidence, b.tempo_confidence) < 0.3:
+def _overlap_beats(ratio: float, a: Track, b: Track, exit_time: float) -> int:
+    """Long blends for close tempi and confident beats, short ones otherwise. The overlap
+    starts on the exit beat, and the analysis promises only 8 beats of audio after an exit
+    cue: 16 only where the outgoing song plays on that long."""
+    if min(a.tempo_confidence, b.tempo_confidence) < 0.3 or abs(math.log(ratio)) >= 0.03:
         return 8
-    return 16 if abs(math.log(ratio)) < 0.03 else 8
+    return 16 if a.tempo > 0 and exit_time + 16 * 60.0 / a.tempo <= a.audible_end else 8
 
 
 def _item(t: Track, entry: float, exit_: float) -> PlanItem:
@@ -130,7 +132,7 @@ def to_plan(sol: Solution, lib: _Library, *, station: str, first_time: float | N
         ratio = tempo_ratio(a.tempo, b.tempo)
         transitions.append(Transition(
             index=k, exit_time=items[k].exit_time, entry_time=items[k + 1].entry_time,
-            overlap_beats=_overlap_beats(ratio, a, b), tempo_ratio=ratio,
+            overlap_beats=_overlap_beats(ratio, a, b, items[k].exit_time), tempo_ratio=ratio,
             probability=float(np.exp(sol.junction_logp[k])),
             key_relation=key_relation(a.camelot, b.camelot)))
     return items, transitions

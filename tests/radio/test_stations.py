@@ -19,6 +19,7 @@ from radio.errors import NotFound, RadioError
 from radio.listeners import plays, record_feedback, record_play, taste
 from radio.plan import Plan
 from radio.pools import StationRequest, candidate_pool, rank_pool, taste_vector
+from radio.sponsor_plans import with_sponsor_beats
 from radio.stations import Station, plan_station
 from radio.store import Store
 from ranking import ContinuationModel
@@ -278,3 +279,9 @@ def test_sponsor_clips_join_the_growing_plan_without_touching_the_past(
     assert np.all(np.diff(times[ads]) >= 120.0 - 1e-6)  # the sponsor's 2-minute spacing
     notes = {int(n["item"]) for n in st.snapshot().meta["sponsors"]}
     assert set(ads) <= notes | {k for k in ads if k > 20}
+    # The renderer hears the jingle's own beat (120 BPM), and the songs' through the library.
+    beats_for = with_sponsor_beats(settings, lambda item: np.array([7.0]))
+    jingle = beats_for(items[ads[0]])
+    assert jingle is not None  # its stored grid: 120 BPM, or the half-time 60 (octave)
+    assert min(abs(np.median(np.diff(jingle)) - p) for p in (0.5, 1.0)) < 0.02
+    assert beats_for(items[0]).tolist() == [7.0]
