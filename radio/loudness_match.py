@@ -30,7 +30,8 @@ import numpy as np
 from radio.analysis import SHORT_TERM_S, loudness
 from radio.dsp import Limiter, db_to_gain
 
-__all__ = ["SHORT_TERM_S", "Match", "clip_offset", "db_envelope", "heard", "peak_db", "ride_db",
+__all__ = ["SHORT_TERM_S", "Match", "clip_offset", "db_envelope", "heard", "level_clip", "peak_db",
+           "ride_db",
            "settle", "short_term", "split_match"]
 
 Array = np.ndarray
@@ -119,6 +120,33 @@ def clip_offset(y: Array, *, sr: int, music_lufs: float, below: float = 0.5) -> 
     inner = curve[half : curve.size - half] if curve.size > 2 * half + 1 else curve
     loudest = float(np.max(inner)) if inner.size else lufs
     return min(music_lufs - below - lufs, music_lufs - loudest)
+
+
+def level_clip(y: Array, *, sr: int, max_cut_db: float = 8.0, rounds: int = 3) -> Array:
+    """``y`` (a sponsor clip) with its loud passages turned down toward its integrated level.
+
+    A clip gets one gain that puts its loudest 3 s at the music's level, so a clip whose
+    loudest window stands far above its average (speech with pauses, a shouted tag line) would
+    sit well under the music. This slow leveller brings every 3 s window (every 0.5 s) down to
+    at most 0.5 LU over the clip's median window, the cut smoothed over 1.5 s and at most
+    ``max_cut_db``; it only cuts, never lifts pauses or noise.
+    """
+    hop = 0.5
+    out = np.array(y, dtype=np.float32, copy=True)
+    for _ in range(rounds):
+        lufs, curve = loudness(y=out, sr=sr, hop_s=hop)
+        active = curve[curve > lufs - 20.0]  # windows that are the clip, not its pauses
+        if lufs <= _SILENT or active.size < 2:
+            break
+        target = float(np.median(active)) + 0.5  # the clip's typical level, a little over
+        cut = np.clip(target - curve.astype(np.float64), -max_cut_db, 0.0)
+        if cut.min() > -0.3:
+            break
+        cut = np.convolve(np.pad(cut, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+        t = np.arange(curve.size) * hop * sr
+        env = np.interp(np.arange(out.shape[-1]), t, cut)
+        out *= np.power(10.0, env / 20.0).astype(np.float32)
+    return out
 
 
 def db_envelope(n: int, *, start: int, end: int, db0: float, db1: float) -> Array:

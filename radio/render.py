@@ -47,6 +47,7 @@ from radio.loudness_match import (
     clip_offset,
     db_envelope,
     heard,
+    level_clip,
     peak_db,
     ride_db,
     settle,
@@ -374,8 +375,9 @@ class _Renderer:
         cfg, sr = self.cfg, self.cfg.sr
         ov = _frames(geo.overlap, sr)
         window = _frames(SHORT_TERM_S, sr)
-        if item.kind == "sponsor":  # one constant gain: just under the music, never above it
+        if item.kind == "sponsor":  # levelled, then one gain: just under the music, never above
             if math.isfinite(carry.level):
+                y[:] = level_clip(y, sr=sr)
                 d = min(clip_offset(y, sr=sr, music_lufs=carry.level), self.headroom(y))
                 y *= db_to_gain(d)
             return carry.level

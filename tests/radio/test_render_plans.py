@@ -270,3 +270,23 @@ def test_a_long_song_is_decoded_in_pieces_that_join_seamlessly(
     assert marks_pieces == marks_whole
     assert pieces.shape == whole.shape
     np.testing.assert_allclose(pieces, whole, atol=1e-4)
+
+
+def test_a_clip_with_a_soft_passage_is_levelled_to_sit_just_under_the_music() -> None:
+    """Loud tag line, then a disclaimer 8 dB softer: one gain that keeps the loud part under
+    the music would leave the whole clip 2+ LU under it; levelled, it sits within 1 LU."""
+    from radio.loudness_match import clip_offset, level_clip
+
+    y = _speech_like(14.0, seed=8)
+    y[:, int(5 * SR) :] *= 10 ** (-8 / 20)
+    music = -20.0
+
+    def placed(clip: np.ndarray) -> tuple[float, float]:
+        out = clip * 10 ** (clip_offset(clip, sr=SR, music_lufs=music) / 20)
+        lufs, curve = loudness(y=out, sr=SR, hop_s=0.5)
+        return lufs, float(curve[3:-3].max())
+
+    plain, _ = placed(y)
+    assert plain < music - 2.0  # the problem, as measured without the leveller
+    levelled, loudest = placed(level_clip(y, sr=SR))
+    assert music - 1.0 <= levelled <= music and loudest <= music + 1e-3
