@@ -135,12 +135,19 @@ class JunctionPublic(BaseModel):
     overlap_beats: int
     key_relation: str
     sponsor: bool = Field(description="a sponsor clip sits on one side of it")
+    sponsor_reason: str | None = Field(
+        default=None, description="why the clip went here: the drop in log-probability it "
+        "costs this junction, and how well its text matches the station")
 
     @classmethod
-    def from_transition(cls, tr: Transition, a: PlanItem, b: PlanItem) -> JunctionPublic:
+    def from_transition(cls, tr: Transition, a: PlanItem, b: PlanItem,
+                        reasons: dict[int, str] | None = None) -> JunctionPublic:
+        """``reasons``: placement notes by the plan index of the sponsor item."""
+        why = (reasons or {}).get(tr.index + 1 if b.kind == "sponsor" else tr.index)
         return cls(index=tr.index, probability=round(tr.probability, 4),
                    overlap_beats=tr.overlap_beats, key_relation=tr.key_relation,
-                   sponsor="sponsor" in (a.kind, b.kind))
+                   sponsor="sponsor" in (a.kind, b.kind),
+                   sponsor_reason=why if "sponsor" in (a.kind, b.kind) else None)
 
 
 class NowPlaying(BaseModel):

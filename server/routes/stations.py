@@ -50,8 +50,10 @@ def station_public(handle: OnAirStation, request: Request) -> StationPublic:
                          elapsed_s=round(max(position - on_air.on_air_frame / SR, 0.0), 2),
                          junction_probability=on_air.probability)
     upcoming = [ItemPublic.from_item(i, plan.items[i]) for i in range(idx + 1, len(plan.items))]
+    reasons = {int(n["item"]): str(n.get("reason", ""))
+               for n in plan.meta.get("sponsors", []) if isinstance(n, dict)}
     junctions = [JunctionPublic.from_transition(plan.transitions[i], plan.items[i],
-                                                plan.items[i + 1])
+                                                plan.items[i + 1], reasons)
                  for i in range(idx, len(plan.transitions))]
     history = [PlayedPublic(item=ItemPublic.from_item(e.index, e.item), started_at=at)
                for e, at in live.history()[-_HISTORY:]]

@@ -179,3 +179,23 @@ def test_station_without_listeners_is_stopped(home: Path) -> None:
         assert registry.reap(now=time.monotonic() + 10) == []
         assert registry.reap(now=time.monotonic() + 31) == [st["id"]]
         assert c.get(f"/stations/{st['id']}").status_code == 404
+
+
+def test_junctions_next_to_a_sponsor_say_why_it_went_there() -> None:
+    from radio.plan import PlanItem, Transition
+    from server.schemas import JunctionPublic
+
+    def item(kind: str) -> PlanItem:
+        return PlanItem(kind=kind, ref=1, path="/x", title="x", artist=None,  # type: ignore[arg-type]
+                        entry_time=0.0, exit_time=10.0, tempo=0.0, beat_confidence=0.0,
+                        lufs=-14.0)
+
+    song, ad = item("track"), item("sponsor")
+    reasons = {4: "drop +1.20 nats (P in 0.60, out 0.50), text match 0.30"}
+    into = JunctionPublic.from_transition(Transition(3, 9.0, 0.0, 8, 1.0, 0.6), song, ad, reasons)
+    out = JunctionPublic.from_transition(Transition(4, 10.0, 0.0, 8, 1.0, 0.5), ad, song, reasons)
+    plain = JunctionPublic.from_transition(Transition(5, 9.0, 0.0, 8, 1.0, 0.7), song, song,
+                                           reasons)
+    assert into.sponsor and into.sponsor_reason == reasons[4]
+    assert out.sponsor and out.sponsor_reason == reasons[4]
+    assert not plain.sponsor and plain.sponsor_reason is None
