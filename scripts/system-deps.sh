@@ -9,6 +9,7 @@ command -v fluidsynth >/dev/null || need+=(fluidsynth)
 [ -e /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need+=(timgm6mb-soundfont)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v chromium >/dev/null || need+=(chromium)  # the web player's browser test
+command -v firefox-esr >/dev/null || need+=(firefox-esr)  # the same test in Firefox (BiDi)
 [ ${#need[@]} -eq 0 ] && exit 0
 cmd="apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${need[*]}"
 if [ "$(id -u)" -eq 0 ]; then
