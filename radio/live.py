@@ -3,8 +3,11 @@
 `LiveStation` runs two threads for one `radio.stations.Station`:
 
 - the **render** thread pulls PCM from `radio.render.render` over the station's growing plan
-  (``on_item`` asks the station to keep >= 2 songs planned ahead) and keeps at most
-  ``render_ahead_s`` seconds of it ahead of the live point, so a skip has little to throw away;
+  (``on_item`` asks the station to keep >= 2 songs planned ahead; the song after next is
+  planned on a planner thread) and keeps rendering until ``render_ahead_songs`` songs after the
+  one on air have begun and at least ``render_ahead_s`` seconds lie ahead of the live point: a
+  stall in decoding or planning eats that cushion instead of the listeners' audio, and a skip
+  throws the rendered tail away;
 - the **pacer** thread owns the station clock. Every tick it feeds the persistent MP3 encoder
   (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + encode_lead_s`` of the
   live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
@@ -87,7 +90,8 @@ class Segment:
 class LiveConfig:
     """Timing of the live engine, in seconds."""
 
-    render_ahead_s: float = 8.0  # rendered PCM kept ahead of the live point (dropped on skip)
+    render_ahead_s: float = 8.0  # rendered PCM kept ahead of the live point at least
+    render_ahead_songs: int = 2  # ... and until this many songs after the one on air started
     release_ahead_s: float = 2.0  # MP3 handed to listeners ahead of the live point
     encode_lead_s: float = 0.5  # PCM fed to the encoder before its frames are due
     skip_margin_s: float = 2.0  # a skip splices no sooner than this after the live point
@@ -258,6 +262,12 @@ class LiveStation:
                 self._lock.wait(left)
             return self.state == "live"
 
+    def ahead(self) -> tuple[float, int]:
+        """Seconds of audio rendered past the live point, and songs after the one on air that
+        have begun rendering."""
+        with self._lock:
+            return (max(self._rendered_end / SR - self._position(), 0.0), self._songs_ahead())
+
     def now_playing(self) -> OnAir | None:
         with self._lock:
             return self._at(round(self._position() * SR))
@@ -317,7 +327,8 @@ class LiveStation:
                     self._do_skip()
                 with self._lock:
                     ahead = self._rendered_end - self._position() * SR
-                    if ahead >= self.cfg.render_ahead_s * SR:
+                    if (ahead >= self.cfg.render_ahead_s * SR
+                            and self._songs_ahead() >= self.cfg.render_ahead_songs):
                         self._lock.wait(0.1)
                         continue
                 assert self._gen is not None
@@ -326,6 +337,13 @@ class LiveStation:
                     log.warning("station %s: the plan ended", self.station.id)
                     return
                 self._add_pcm(chunk)
+
+    def _songs_ahead(self) -> int:
+        """Items after the one on air whose rendering has begun (call with the lock held)."""
+        on_air = self._at(round(self._position() * SR))
+        if on_air is None:
+            return 0
+        return len({e.index for e in self._onair if e.index > on_air.index})
 
     def _start_render(self, first: int, entry: float | None, base: int) -> None:
         station = self.station

@@ -34,6 +34,8 @@ class ServerSettings(BaseSettings):
     idle_stop_s: float = Field(default=600.0, gt=0, description="stop a station with no listener")
     render_ahead_s: float = Field(default=8.0, ge=1.0, le=120.0,
                                   description="rendered audio kept ahead of the live point")
+    render_ahead_songs: int = Field(default=2, ge=0, le=5,
+                                    description="songs after the one on air rendered ahead")
     client_queue_s: float = Field(
         default=15.0, ge=1.0, le=600.0,
         description="a listener this far behind the live point is dropped")

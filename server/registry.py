@@ -63,6 +63,7 @@ class Registry:
         self._model: ContinuationModel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.live_config = LiveConfig(render_ahead_s=config.render_ahead_s,
+                                      render_ahead_songs=config.render_ahead_songs,
                                       release_ahead_s=config.preload_s,
                                       skip_margin_s=config.skip_margin_s)
 

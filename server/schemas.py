@@ -184,6 +184,8 @@ class StationSummary(BaseModel):
     stall_s: float
     skips: int
     dropped_listeners: int
+    rendered_ahead_s: float = Field(description="audio rendered past the live point")
+    songs_rendered_ahead: int = Field(description="songs after the one on air being rendered")
 
 
 class FeedbackPublic(BaseModel):

@@ -56,11 +56,13 @@ def stats(config: ConfigDep, registry: RegistryDep) -> StatsPublic:
     rows = []
     for h in registry.all():
         on_air = h.live.now_playing()
+        ahead_s, songs_ahead = h.live.ahead()
         rows.append(StationSummary(
             id=h.id, state=h.live.state, listeners=h.broadcast.listeners,
             now_playing=on_air.title if on_air else None,
             stall_s=round(h.live.stats.stall_s, 2), skips=h.live.stats.skips,
-            dropped_listeners=h.broadcast.dropped))
+            dropped_listeners=h.broadcast.dropped, rendered_ahead_s=round(ahead_s, 1),
+            songs_rendered_ahead=songs_ahead))
     with open_store(config) as store:
         n, seconds = store.totals()
     with operator_db(config.radio) as db:
