@@ -75,6 +75,18 @@ class StationLike(Protocol):
     def replan_after(self, index: int, *, not_before: float) -> None: ...
 
 
+def _to_i16(chunk: np.ndarray) -> np.ndarray:
+    """Rendered audio as it is kept ahead of the live point: 16-bit, quantised exactly as the
+    encoder's input would be (`radio.encode.pcm_s16le`), at half the memory of float32."""
+    out: np.ndarray = (np.clip(chunk, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
+    return out
+
+
+def _to_f32(pcm: np.ndarray) -> np.ndarray:
+    out: np.ndarray = pcm.astype(np.float32) / np.float32(32768.0)
+    return out
+
+
 @dataclass(frozen=True)
 class Segment:
     """Whole MP3 frames of station time ``start`` .. ``start + duration`` (seconds)."""
@@ -210,7 +222,7 @@ class LiveStation:
         self.started_at = time.time()
         self._lock = threading.Condition()
         self._stop = threading.Event()
-        self._pcm: deque[tuple[int, np.ndarray]] = deque()  # rendered, not yet encoded
+        self._pcm: deque[tuple[int, np.ndarray]] = deque()  # rendered, not yet encoded (int16)
         self._rendered_end = 0  # frames
         self._encoded_end = 0
         self._fence: int | None = None  # the pacer encodes nothing past this (a skip in work)
@@ -416,7 +428,7 @@ class LiveStation:
                 chunk = np.concatenate([head, chunk[n:]]) if n < len(chunk) else head
                 if n < len(old):
                     self._xfade = old[n:]  # a longer fade than this chunk
-            self._pcm.append((self._rendered_end, chunk))
+            self._pcm.append((self._rendered_end, _to_i16(chunk)))
             self._rendered_end += len(chunk)
             self.stats.rendered_frames += len(chunk)
             if self._t0 is None:
@@ -485,7 +497,7 @@ class LiveStation:
                 after.append(pcm[splice - start :])
         self._pcm = kept
         self._rendered_end = splice
-        old = np.concatenate(after) if after else np.zeros((0, 2), np.float32)
+        old = _to_f32(np.concatenate(after)) if after else np.zeros((0, 2), np.float32)
         n = min(len(old), round(fade_s * SR))
         self._xfade = old[:n] if n else None
         self._onair = [e for e in self._onair if e.start_frame < splice]
@@ -519,7 +531,8 @@ class LiveStation:
                             self._pcm.popleft()
                         self._encoded_end = start + take
                     self._lock.notify_all()
-                mp3 += enc.feed(np.concatenate(pieces) if pieces else np.zeros((0, 2), np.float32))
+                mp3 += enc.feed(_to_f32(np.concatenate(pieces)) if pieces
+                                else np.zeros((0, 2), np.float32))
                 due = int((live + cfg.release_ahead_s) / frame_s) - released
                 sizes = mp3_frame_sizes(mp3)[: max(due, 0)]
                 if sizes:
