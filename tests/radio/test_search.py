@@ -167,7 +167,7 @@ def test_repeated_searches_reuse_the_indexes_until_the_library_changes(
 def test_audio_vectors_auto_reads_the_song_index(library: Settings) -> None:
     with Store(library) as store:
         tracks = store.tracks()
-        plain_tracks, plain = audio_vectors(store, tracks)
+        _, plain = audio_vectors(store, tracks)
         auto_tracks, auto = audio_vectors(store, tracks[::-1], settings=library, kind="auto")
     assert [t.id for t in auto_tracks] == [t.id for t in tracks[::-1]]
     assert np.allclose(auto[::-1], plain, atol=1e-5)  # no cue index: the summaries, in order
