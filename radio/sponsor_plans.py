@@ -30,6 +30,7 @@ from radio.sponsors import Impression, Sponsor, SponsorStore, sponsor_item
 
 if TYPE_CHECKING:
     from radio.render import BeatsFor
+    from ranking.index import CueIndex
     from ranking.model import ContinuationModel
     from text.encoder import Embedder
 
@@ -56,7 +57,8 @@ def junction_times(plan: Plan) -> list[float]:
 
 
 def junction_vectors(settings: Settings, plan: Plan, indices: Sequence[int], *,
-                     model: ContinuationModel) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+                     model: ContinuationModel, index: CueIndex | None = None
+                     ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """(exit vector of item k, entry vector of item k+1) for each junction ``k`` of two songs.
 
     Vectors come from the cue index when the plan's cue times are indexed cues of the track
@@ -69,7 +71,8 @@ def junction_vectors(settings: Settings, plan: Plan, indices: Sequence[int], *,
     from ranking.index import CueIndex, Side
 
     cfg = model.config
-    index = CueIndex.load(settings.indexes_dir, dim=cfg.dim, model_id=model_id(model))
+    if index is None:  # a caller that holds the library's cue index passes it
+        index = CueIndex.load(settings.indexes_dir, dim=cfg.dim, model_id=model_id(model))
     cues: dict[int, list[tuple[int, str, float]]] = {}
 
     def vector(store: Store, k: int, kind: str, at: float) -> np.ndarray:
@@ -144,7 +147,8 @@ def _fresh_vectors(store: SponsorStore, sponsors: list[Sponsor], model: Continua
 def place_sponsors(settings: Settings, plan: Plan, *, station: str, started_at: float,
                    listener: str | None = None, description: str | None = None,
                    from_junction: int = 0, rules: Rules | None = None,
-                   model: ContinuationModel | None = None, embedder: Embedder | None = None
+                   model: ContinuationModel | None = None, embedder: Embedder | None = None,
+                   index: CueIndex | None = None
                    ) -> tuple[Plan, Result]:
     """The plan with sponsors at the least noticeable junctions from ``from_junction`` on.
 
@@ -193,7 +197,7 @@ def place_sponsors(settings: Settings, plan: Plan, *, station: str, started_at: 
         if last_t is None or item_t[k] > last_t:
             last_t, last_gap = item_t[k], gaps.get(item.ref, rules.min_gap_s)
     todo = [k for k in range(from_junction, len(plan.transitions)) if k not in busy]
-    vectors = junction_vectors(settings, plan, todo, model=model)
+    vectors = junction_vectors(settings, plan, todo, model=model, index=index)
     scale, bias = model.scale, model.bias
     junctions = [Junction(index=k, time_s=times[k], exit_vector=vectors[k][0],
                           entry_vector=vectors[k][1],

@@ -334,7 +334,7 @@ class Station:
             placed, _ = place_sponsors(
                 self.settings, self.plan, station=self.id, started_at=self.started_at,
                 listener=self.request.listener, description=self._description(),
-                from_junction=index + 1, model=self.model)
+                from_junction=index + 1, model=self.model, index=self._index)
         except RadioError as exc:
             self.plan.meta["sponsor_error"] = str(exc)
             return
