@@ -3,7 +3,6 @@ endless extension, skips, feedback, and the operator's listener data."""
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from radio.sponsor_plans import with_sponsor_beats
 from radio.stations import Station, plan_station
 from radio.store import Store
 from ranking import ContinuationModel
+from tests.library import ingest_albums
 from tests.ranking.music import song
 from tests.text.conftest import FakeEmbedder
 
@@ -50,24 +50,10 @@ def _bright(y: np.ndarray, beats: np.ndarray, rng: np.random.Generator) -> np.nd
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two albums of five generated songs each (tagged by sidecar), ingested and embedded."""
-    root = tmp_path_factory.mktemp("music")
-    home = tmp_path_factory.mktemp("home")
-    rng = np.random.default_rng(5)
-    for album, ((lo, hi), tags) in ALBUMS.items():
-        (root / album).mkdir()
-        for i in range(5):
-            y, beats = song(rng, seconds=50, sr=22050, bpm=float(rng.uniform(lo, hi)))
-            y = _dark(y) if album == "calm" else _bright(y, beats, rng)
-            path = root / album / f"{album}-{i}.wav"
-            sf.write(path, np.stack([y, y], 1), 22050)
-            path.with_name(f"{path.stem}.tags.json").write_text(json.dumps(
-                {"title": f"{album.title()} {i}", "artist": f"{album} band {i % 2}",
-                 "album": album, "tags": tags}))
-    runner = CliRunner()
-    for args in (["ingest", str(root), "-w", "1"], ["embed"]):
-        res = runner.invoke(cli, ["--home", str(home), *args])
-        assert res.exit_code == 0, res.output
-    return home
+    return ingest_albums(
+        tmp_path_factory.mktemp("music"), tmp_path_factory.mktemp("home"), ALBUMS, seed=5,
+        per_album=5, seconds=50, artist=lambda album, i: f"{album} band {i % 2}",
+        shape=lambda album, y, beats, rng: _dark(y) if album == "calm" else _bright(y, beats, rng))
 
 
 @pytest.fixture

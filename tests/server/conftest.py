@@ -7,7 +7,6 @@ them), ingested and embedded once per session through the CLI, as an operator wo
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -19,13 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-import soundfile as sf
-from click.testing import CliRunner
 
-from radio.cli import cli
-from tests.ranking.music import song
+from tests.library import ingest_albums
 
 MOODS = {"calm": ((84.0, 92.0), ["ambient", "calm", "piano"]),
          "drive": ((124.0, 132.0), ["techno", "electronic", "fast", "night", "drive"])}
@@ -35,23 +30,9 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 @pytest.fixture(scope="session")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """RADIO_HOME of six songs ("Calm 0".."Calm 2", "Drive 0".."Drive 2")."""
-    root = tmp_path_factory.mktemp("music")
-    home = tmp_path_factory.mktemp("home")
-    rng = np.random.default_rng(7)
-    for mood, ((lo, hi), tags) in MOODS.items():
-        for i in range(3):
-            y, _ = song(rng, seconds=60, sr=22050, bpm=float(rng.uniform(lo, hi)))
-            path = root / mood / f"{mood}-{i}.wav"
-            path.parent.mkdir(exist_ok=True)
-            sf.write(path, np.stack([y, y], 1), 22050)
-            path.with_name(f"{path.stem}.tags.json").write_text(json.dumps(
-                {"title": f"{mood.title()} {i}", "artist": f"{mood.title()} Artist {i}",
-                 "album": mood, "tags": tags}))
-    runner = CliRunner()
-    for args in (["ingest", str(root), "-w", "1"], ["embed"]):
-        res = runner.invoke(cli, ["--home", str(home), *args])
-        assert res.exit_code == 0, res.output
-    return home
+    return ingest_albums(tmp_path_factory.mktemp("music"), tmp_path_factory.mktemp("home"),
+                         MOODS, seed=7, per_album=3, seconds=60,
+                         artist=lambda mood, i: f"{mood.title()} Artist {i}")
 
 
 def copy_home(library: Path, dest: Path) -> Path:
