@@ -188,7 +188,11 @@ class Encoder:
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            # transformers draws a "Loading weights" bar on stderr: noise in a server's log
+            # and in every CLI command that searches.
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             try:
                 self._model = SentenceTransformer(str(self.model_dir), device=self.device,
                                                   local_files_only=True)
