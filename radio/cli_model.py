@@ -33,6 +33,8 @@ def _bar(label: str) -> Progress:
 @click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=150,
               show_default=True, help="Optimiser steps per epoch.")
 @click.option("--batch", "batch_size", type=click.IntRange(min=4), default=96, show_default=True)
+@click.option("--fine-steps", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Steps of the second stage, the fine seam on audio at the cuts (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the last interrupted run.")
 @click.option("--holdout", multiple=True, metavar="PATTERN",
@@ -47,8 +49,8 @@ def _bar(label: str) -> Progress:
 @_home_option
 @click.pass_context
 def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size: int,
-              seed: int, resume: bool, holdout: tuple[str, ...], out: Path | None, ship: bool,
-              workers: int | None, as_json: bool) -> None:
+              fine_steps: int, seed: int, resume: bool, holdout: tuple[str, ...],
+              out: Path | None, ship: bool, workers: int | None, as_json: bool) -> None:
     """Train the continuation model on the library's own songs, cut into clip pairs."""
     from radio.modeling import load_model_inputs, model_path
     from ranking.model import ModelConfig
@@ -57,12 +59,14 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
 
     settings = _settings(ctx)
     out = out or model_path(settings)
-    mcfg = ModelConfig()
+    mcfg = ModelConfig() if fine_steps else ModelConfig(fine_frames=0)
     tcfg = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
-                       seed=seed)
+                       seed=seed, fine_steps=fine_steps)
     with _bar("decode") as bar:
         task = bar.add_task("decode", total=None, info="")
+        # The fine seam trains on audio at the cuts: keep every track's decoded audio.
         inputs = load_model_inputs(settings, cfg=mcfg, holdout=holdout, workers=workers,
+                                   keep_audio=mcfg.fine_frames > 0,
                                    progress=lambda d, t: bar.update(task, completed=d, total=t))
     tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=seed)
     with _bar("train") as bar:

@@ -179,6 +179,9 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
     def full_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b]).astype(float)
 
+    def coarse_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return model.seam_logits(e_exit[a], s_exit[a], e_entry[b], s_entry[b])[0].astype(float)
+
     a, b, y = _calibration_rows(ev, seed)
     scorers = [("model", full_score)]
     if model.has_seam:
@@ -187,6 +190,8 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
         m = _score_structure(ev, fn)
         m["ece"] = expected_calibration_error(fn(a, b), y)
         out[name] = m
+    if model.net.fine is not None:  # what the fine seam adds: the re-ranker without it
+        out["model_without_fine_seam"] = _score_structure(ev, coarse_score)
     # Speed: pairs scored from stored embeddings (two-tower) and from stored features (full),
     # and clips embedded from raw audio.
     rng = np.random.default_rng(seed)

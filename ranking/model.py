@@ -18,6 +18,12 @@ Each tower is a dilated 1-D convolution stack over time (mel bins as channels) f
 over time windows at increasing distance from the cut (the boundary matters most: what sounds at
 the very end of A must go on at the very start of B), then a linear projection.
 
+A pairwise re-ranker refines chosen pairs (the towers alone retrieve): a 2-D CNN over the coarse
+log-mel frames either side of the cut (`Seam`), and a second one over 16 ms windows every 5 ms
+right at the cut (`FineSeam`), which sees what rings on or stops at the cut itself, where the
+coarse frames blur it. Their logits and the towers' inner product are summed under one Platt
+calibration.
+
 This file holds the model and its config; training lives in `ranking.train`. It never imports
 `radio` or `server`, and never opens audio files.
 """
@@ -64,11 +70,21 @@ class ModelConfig:
     # 0 turns it off (the two-tower score alone).
     seam_frames: int = 12
     seam_channels: int = 32
+    # The fine seam looks at the raw audio right at the cut in short windows: ``fine_frames``
+    # frames of ``fine_n_fft`` samples every ``fine_hop`` on each side (30 x 5 ms = 150 ms of
+    # 16 ms windows by default); 0 turns it off. It needs the seam re-ranker.
+    fine_frames: int = 30
+    fine_n_fft: int = 256
+    fine_hop: int = 80
+    fine_mels: int = 48
+    fine_fmin: float = 60.0
+    fine_channels: int = 32
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         """Rebuild from a checkpoint's dict (lists back to tuples)."""
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        fixed.setdefault("fine_frames", 0)  # checkpoints from before the fine seam have none
         return cls(**fixed)
 
     @property
@@ -84,6 +100,17 @@ class ModelConfig:
     def clip_frames(self) -> int:
         """Frames of log-mel inside one clip (no centring)."""
         return 1 + (self.clip_samples - self.n_fft) // self.hop
+
+    @property
+    def fine_samples(self) -> int:
+        """Samples of audio the fine seam reads on each side of the cut."""
+        return self.fine_n_fft + (self.fine_frames - 1) * self.fine_hop if self.fine_frames else 0
+
+    @property
+    def seam_size(self) -> int:
+        """Length of one clip's stored seam features: coarse frames, then fine frames."""
+        coarse = self.n_mels * self.seam_frames
+        return coarse + (self.fine_mels * self.fine_frames if self.seam_frames else 0)
 
 
 class LogMel(nn.Module):
@@ -147,6 +174,19 @@ class Tower(nn.Module):
         return out
 
 
+def _join_logit(m: Seam | FineSeam, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    """The seam CNNs' shared body: A's frames then B's side by side in time, three 3x3
+    convolutions (pooled twice), then the features near the join and the strongest anywhere."""
+    x = torch.cat([tail, head], -1)[:, None]
+    h = F.max_pool2d(F.gelu(m.c1(x)), 2)
+    h = F.max_pool2d(F.gelu(m.c2(h)), 2)
+    h = F.gelu(m.c3(h))
+    mid = h.shape[-1] // 2
+    near = h[..., max(0, mid - 2) : mid + 2].mean((2, 3))
+    out: torch.Tensor = m.head(torch.cat([near, h.amax((2, 3))], 1))[:, 0]
+    return out
+
+
 class Seam(nn.Module):
     """Pairwise re-ranker: a small 2-D CNN over A's last and B's first frames side by side.
 
@@ -166,14 +206,51 @@ class Seam(nn.Module):
 
     def forward(self, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
         """(n, n_mels, k) each, standardised log-mel -> (n,) logits."""
-        x = torch.cat([tail, head], -1)[:, None]
-        h = F.max_pool2d(F.gelu(self.c1(x)), 2)
-        h = F.max_pool2d(F.gelu(self.c2(h)), 2)
-        h = F.gelu(self.c3(h))
-        mid = h.shape[-1] // 2
-        near = h[..., max(0, mid - 2) : mid + 2].mean((2, 3))
-        out: torch.Tensor = self.head(torch.cat([near, h.amax((2, 3))], 1))[:, 0]
+        return _join_logit(self, tail, head)
+
+
+class FineSeam(nn.Module):
+    """The seam at a finer grain: log-mel of 16 ms windows every 5 ms, 150 ms each side.
+
+    The coarse frames (64 ms windows every 20 ms) blur the last instants of A into one or two
+    frames; here what decays, rings on or starts right at the cut stays visible. Its front end
+    reads raw audio, so it is trained in a second stage on audio windows at the cuts
+    (`ranking.train_fine`), and its logit joins the coarse seam's in the calibrated sum.
+    """
+
+    fb: torch.Tensor
+    window: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        import librosa
+
+        fb = librosa.filters.mel(sr=cfg.sr, n_fft=cfg.fine_n_fft, n_mels=cfg.fine_mels,
+                                 fmin=cfg.fine_fmin, fmax=cfg.fmax)
+        self.cfg = cfg
+        self.register_buffer("fb", torch.from_numpy(fb.astype(np.float32)))
+        self.register_buffer("window", torch.hann_window(cfg.fine_n_fft))
+        self.register_buffer("mean", torch.zeros(()))  # fitted on training audio
+        self.register_buffer("std", torch.ones(()))
+        c = cfg.fine_channels
+        self.c1 = nn.Conv2d(1, c, 3, padding=1)
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.c3 = nn.Conv2d(c, 2 * c, 3, padding=1)
+        self.head = nn.Linear(4 * c, 1)
+
+    def frames(self, y: torch.Tensor) -> torch.Tensor:
+        """(n, fine_samples) audio at cfg.sr -> (n, fine_mels, fine_frames), standardised."""
+        spec = torch.stft(y, self.cfg.fine_n_fft, self.cfg.fine_hop, window=self.window,
+                          center=False, return_complex=True)
+        power = spec.real.square() + spec.imag.square()
+        out: torch.Tensor = (torch.log(torch.matmul(self.fb, power) + 1e-8) - self.mean) / self.std
         return out
+
+    def forward(self, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+        """A's last and B's first fine frames, (n, fine_mels, fine_frames) each -> (n,) logits."""
+        return _join_logit(self, tail, head)
 
 
 class ContinuationNet(nn.Module):
@@ -181,6 +258,7 @@ class ContinuationNet(nn.Module):
     (scale, bias), and the optional seam re-ranker with its own calibration."""
 
     seam_cal: torch.Tensor
+    fine_cal: torch.Tensor  # registered only with a fine seam
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -196,6 +274,19 @@ class ContinuationNet(nn.Module):
         self.seam_w = nn.Parameter(torch.tensor(10.0))
         self.seam_b = nn.Parameter(torch.tensor(0.0))
         self.register_buffer("seam_cal", torch.tensor([1.0, 0.0]))
+        # With the fine seam: P = sigmoid(a * z + b + c * fine(tail, head)), c in ``fine_cal``.
+        self.fine: FineSeam | None = None
+        if self.seam is not None and cfg.fine_frames > 0:
+            # Built without touching the global RNG, so stage one draws exactly what it drew
+            # before the fine seam existed; `ranking.train_fine` gives it its own seeded start.
+            with torch.random.fork_rng(devices=[]):
+                self.fine = FineSeam(cfg)
+            self.register_buffer("fine_cal", torch.tensor([0.0]))
+
+    def stage_one_parameters(self) -> list[nn.Parameter]:
+        """Everything trained on log-mel windows: towers, calibration and the coarse seam
+        (the fine seam is trained afterwards, on audio)."""
+        return [p for n, p in self.named_parameters() if not n.startswith("fine.")]
 
     def seam_logit(self, dots: torch.Tensor, tail: torch.Tensor,
                    head: torch.Tensor) -> torch.Tensor:
@@ -315,17 +406,21 @@ class ContinuationModel:
 
     def features(self, clips: list[np.ndarray], sr: int, side: str
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings (n, dim), seam frames (n, n_mels, seam_frames) float16) per clip.
+        """(embeddings (n, dim), seam features (n, cfg.seam_size) float16) per clip.
 
-        The seam frames are the standardised log-mel frames next to the cut (A's last, B's
-        first); with the embeddings they are all a pair needs to be scored, so they can be
-        stored per cue. Without a seam re-ranker the frames array has zero width.
+        The seam features are the standardised log-mel frames next to the cut (A's last, B's
+        first), flattened, followed by the fine seam's frames when the model has one; with the
+        embeddings they are all a pair needs to be scored, so they can be stored per cue.
+        Without a seam re-ranker the second array has zero width.
         """
         cfg = self.config
         ys = [prepare_clip(c, sr, cfg=cfg, side=side) for c in clips]
         k = cfg.seam_frames if self.has_seam else 0
+        fine = self.net.fine
+        width = cfg.seam_size if self.has_seam else 0
         emb = np.zeros((len(ys), cfg.dim), dtype=np.float32)
-        seam = np.zeros((len(ys), cfg.n_mels, k), dtype=np.float16)
+        seam = np.zeros((len(ys), width), dtype=np.float16)
+        w = cfg.fine_samples
         with torch.inference_mode():
             for i in range(0, len(ys), self.batch_size):
                 batch = torch.from_numpy(np.stack(ys[i : i + self.batch_size]))
@@ -333,9 +428,13 @@ class ContinuationModel:
                 e = (self.net.embed_exit_mel(mel) if side == "exit"
                      else self.net.embed_entry_mel(mel))
                 emb[i : i + len(batch)] = e.numpy()
-                if k:
-                    edge = mel[..., -k:] if side == "exit" else mel[..., :k]
-                    seam[i : i + len(batch)] = edge.numpy().astype(np.float16)
+                if not k:
+                    continue
+                parts = [mel[..., -k:] if side == "exit" else mel[..., :k]]
+                if fine is not None:
+                    parts.append(fine.frames(batch[:, -w:] if side == "exit" else batch[:, :w]))
+                flat = torch.cat([p.flatten(1) for p in parts], 1)
+                seam[i : i + len(batch)] = flat.numpy().astype(np.float16)
         return emb, seam
 
     def embed_exits(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
@@ -346,21 +445,41 @@ class ContinuationModel:
         """L2-normalised float32 rows, one per clip; the clip's first seconds are used."""
         return self.features(list(clips), sr, "entry")[0]
 
-    def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
-                       seam_b: np.ndarray) -> np.ndarray:
-        """P for paired rows of stored features (see `features`); the full model."""
-        dots = np.einsum("ij,ij->i", e_a, e_b)
-        if not self.has_seam:
-            return self.probability(dots)
-        out = np.zeros(len(dots), dtype=np.float32)
-        a, b = self.net.seam_cal.tolist()
+    def seam_logits(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
+                    seam_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Uncalibrated (coarse seam logit, fine seam logit) for paired rows of stored
+        features; the fine logits are zeros without a fine seam."""
+        cfg = self.config
+        dots = np.einsum("ij,ij->i", e_a, e_b).astype(np.float32)
+        coarse = cfg.n_mels * cfg.seam_frames
+        shape = (cfg.n_mels, cfg.seam_frames)
+        fine_shape = (cfg.fine_mels, cfg.fine_frames)
+        z = np.zeros(len(dots), dtype=np.float32)
+        zf = np.zeros(len(dots), dtype=np.float32)
+        fine = self.net.fine
         with torch.inference_mode():
             for i in range(0, len(dots), 1024):
                 sl = slice(i, i + 1024)
-                z = self.net.seam_logit(torch.from_numpy(dots[sl].astype(np.float32)),
-                                        torch.from_numpy(seam_a[sl].astype(np.float32)),
-                                        torch.from_numpy(seam_b[sl].astype(np.float32)))
-                out[sl] = torch.sigmoid(a * z + b).numpy()
+                sa = torch.from_numpy(seam_a[sl].astype(np.float32))
+                sb = torch.from_numpy(seam_b[sl].astype(np.float32))
+                z[sl] = self.net.seam_logit(torch.from_numpy(dots[sl]),
+                                            sa[:, :coarse].reshape(-1, *shape),
+                                            sb[:, :coarse].reshape(-1, *shape)).numpy()
+                if fine is not None:
+                    zf[sl] = fine(sa[:, coarse:].reshape(-1, *fine_shape),
+                                  sb[:, coarse:].reshape(-1, *fine_shape)).numpy()
+        return z, zf
+
+    def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
+                       seam_b: np.ndarray) -> np.ndarray:
+        """P for paired rows of stored features (see `features`); the full model."""
+        if not self.has_seam:
+            return self.probability(np.einsum("ij,ij->i", e_a, e_b))
+        z, zf = self.seam_logits(e_a, seam_a, e_b, seam_b)
+        a, b = (float(v) for v in self.net.seam_cal.tolist())
+        c = float(self.net.fine_cal[0]) if self.net.fine is not None else 0.0
+        logit: np.ndarray = a * z.astype(np.float64) + b + c * zf
+        out: np.ndarray = (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
         return out
 
     def probability(self, dots: np.ndarray) -> np.ndarray:

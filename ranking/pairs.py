@@ -157,6 +157,30 @@ class PairSampler:
                 easy[r] = (k, int(u.cuts[rng.integers(u.cuts.size)]))
         return PairBatch(a=a, b=b, neg={"same": same, "similar": similar, "easy": easy})
 
+    def audio_windows(self, rows: np.ndarray, *, side: Literal["exit", "entry"], width: int,
+                      hop: int) -> np.ndarray:
+        """The ``width`` samples of audio that end (exit: rows name A clips) or start (entry:
+        rows name B clips) at each row's cut, as float32; zeros for -1 rows and past the end.
+
+        ``hop`` is the samples per log-mel frame; tracks must carry ``audio``.
+        """
+        out = np.zeros((len(rows), width), dtype=np.float32)
+        for r, (i, start) in enumerate(rows):
+            if i < 0:
+                continue
+            y = self.tracks[i].audio
+            if y is None:
+                raise ValueError(f"track {self.tracks[i].track_id} carries no audio")
+            if side == "exit":
+                cut = (int(start) + self.clip_hops) * hop
+                seg = y[max(0, cut - width) : cut]
+                out[r, width - len(seg) :] = seg
+            else:
+                cut = int(start) * hop
+                seg = y[cut : cut + width]
+                out[r, : len(seg)] = seg
+        return out
+
     def windows(self, rows: np.ndarray) -> np.ndarray:
         """Stack the clip windows named by ``rows`` ((n, 2): track, first frame) as float32."""
         out = np.zeros((len(rows), self.tracks[0].mel.shape[0], self.clip_frames),

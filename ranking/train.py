@@ -6,8 +6,12 @@ song elsewhere, songs of similar tempo and key), and symmetrically each B its A.
 ``scale`` and ``bias`` are fitted by Platt scaling on held-out (validation) pairs, with as many
 negatives as positives, so that P = sigmoid(scale * <e_A, e_B> + bias) is calibrated.
 
+A second stage (`ranking.train_fine`) then trains the fine seam on audio windows at the cuts, and
+the calibration fits the re-ranker's sum (coarse seam + fine seam) as one logistic regression.
+
 Deterministic under a seed on one device; resumable from the last epoch's checkpoint, which holds
-the optimiser and every random state. Uses a GPU when one is present. Inputs are arrays
+the optimiser and every random state (an interrupted second stage starts over from its seeded
+start, so the result is the same). Uses a GPU when one is present. Inputs are arrays
 (`TrackMel`), never files; `radio` turns a library into them.
 """
 
@@ -25,9 +29,10 @@ import torch.nn.functional as F
 
 from ranking.model import ContinuationModel, ContinuationNet, ModelConfig, save_checkpoint
 from ranking.pairs import PairSampler, TrackMel
+from ranking.train_fine import fine_logits, train_fine_seam
 
-__all__ = ["TrainConfig", "TrainResult", "calibrate", "fit_standardisation", "track_logmel",
-           "train"]
+__all__ = ["TrainConfig", "TrainResult", "calibrate", "calibrate_multi", "fit_standardisation",
+           "track_logmel", "train"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class TrainConfig:
     calib_pairs: int = 2000  # positives (and as many negatives) for Platt scaling
     gain_jitter_db: float = 6.0  # the same random gain on A and B: loudness is relative
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    fine_steps: int = 1000  # stage two: the fine seam on audio windows (`ranking.train_fine`)
+    fine_batch: int = 128
 
 
 @dataclass
@@ -145,10 +152,17 @@ def _step_loss(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n:
 
 
 def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
-                 kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For n positives and n negatives of ``kind``: (tower dots pos, neg, seam logits pos,
-    neg); the seam arrays are empty without a re-ranker."""
-    dp, dn, zp, zn = [], [], [], []
+                 kind: str, *, fine: bool = False) -> dict[str, np.ndarray]:
+    """For n positives and n negatives of ``kind``: tower inner products (``dot``), coarse seam
+    logits (``seam``) and, with ``fine``, fine seam logits (``fine``), each as ``(pos, neg)``
+    arrays under ``KEY_pos`` / ``KEY_neg``; seam arrays are empty without a re-ranker."""
+    out: dict[str, list[np.ndarray]] = {}
+
+    def add(key: str, pos: torch.Tensor | np.ndarray, neg: torch.Tensor | np.ndarray) -> None:
+        for side, v in (("pos", pos), ("neg", neg)):
+            arr = v.cpu().numpy() if isinstance(v, torch.Tensor) else v
+            out.setdefault(f"{key}_{side}", []).append(arr)
+
     net.eval()
     with torch.inference_mode():
         done = 0
@@ -163,34 +177,41 @@ def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, 
             e_a = net.embed_exit_mel(mel_a)
             pos = (e_a * net.embed_entry_mel(mel_b)).sum(1)
             neg = (e_a * net.embed_entry_mel(mel_n)).sum(1)
-            dp.append(pos.cpu().numpy())
-            dn.append(neg.cpu().numpy()[ok.numpy()])
+            add("dot", pos, neg[ok.to(neg.device)])
             if net.seam is not None:
-                zp.append(net.seam_logit(pos, mel_a, mel_b).cpu().numpy())
-                zn.append(net.seam_logit(neg, mel_a, mel_n).cpu().numpy()[ok.numpy()])
+                add("seam", net.seam_logit(pos, mel_a, mel_b),
+                    net.seam_logit(neg, mel_a, mel_n)[ok.to(neg.device)])
+            if fine and net.fine is not None:
+                add("fine", *fine_logits(net, sampler, batch, kind, batcher.device))
             done += m
-    empty = np.zeros(0, dtype=np.float32)
-    return (np.concatenate(dp), np.concatenate(dn),
-            np.concatenate(zp) if zp else empty, np.concatenate(zn) if zn else empty)
+    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def calibrate(dots: np.ndarray, labels: np.ndarray, *,
               init_scale: float = 10.0) -> tuple[float, float]:
     """Platt scaling: (scale, bias) minimising log loss of sigmoid(scale * dot + bias)."""
-    x = torch.from_numpy(dots.astype(np.float64))
+    w, b = calibrate_multi(dots[:, None], labels, init=(init_scale,))
+    return float(w[0]), b
+
+
+def calibrate_multi(x: np.ndarray, labels: np.ndarray, *,
+                    init: Sequence[float]) -> tuple[np.ndarray, float]:
+    """Logistic regression of labels on the columns of ``x`` (n, k): (weights (k,), bias),
+    minimising log loss of sigmoid(x @ weights + bias); Platt scaling when k = 1."""
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float64))
     y = torch.from_numpy(labels.astype(np.float64))
-    a = torch.tensor(init_scale, dtype=torch.float64, requires_grad=True)
+    w = torch.tensor(list(init), dtype=torch.float64, requires_grad=True)
     b = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([a, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(a * x + b, y)
+        loss = F.binary_cross_entropy_with_logits(xt @ w + b, y)
         loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
     opt.step(closure)  # type: ignore[no-untyped-call]
-    return float(a.detach()), float(b.detach())
+    return w.detach().numpy().copy(), float(b.detach())
 
 
 def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
@@ -198,11 +219,50 @@ def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
     """Fraction of positives scoring above an easy and a same-song negative (AUC estimates)."""
     out: dict[str, float] = {}
     for kind in ("easy", "same"):
-        pos, neg, zpos, zneg = _pair_scores(net, sampler, batcher, n, kind)
-        out[f"val_auc_{kind}"] = _auc(pos, neg)
-        if zpos.size:
-            out[f"val_auc_{kind}_seam"] = _auc(zpos, zneg)
+        s = _pair_scores(net, sampler, batcher, n, kind)
+        out[f"val_auc_{kind}"] = _auc(s["dot_pos"], s["dot_neg"])
+        if "seam_pos" in s:
+            out[f"val_auc_{kind}_seam"] = _auc(s["seam_pos"], s["seam_neg"])
     return out
+
+
+def _load_stage_one(net: ContinuationNet, state: dict[str, torch.Tensor]) -> None:
+    """Load a training state; one saved before the fine seam existed lacks only its weights
+    (stage two trains them from a seeded start either way)."""
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    stray = [k for k in missing if not k.startswith("fine")] + list(unexpected)
+    if stray:
+        raise RuntimeError(f"training state does not fit the model: {stray[:5]}")
+
+
+def _calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
+                   n: int) -> tuple[float, float]:
+    """Platt calibration on validation tracks, in place: as many negatives as positives, half
+    from other songs and half from the same song elsewhere (the mix `ranking.evaluate`
+    measures ECE on). The two-tower (scale, bias) first; then the re-ranker's sum
+    a * seam + b (+ c * fine) as one logistic regression. Returns the two-tower pair."""
+    use_fine = net.fine is not None
+    easy = _pair_scores(net, sampler, batcher, n // 2, "easy", fine=use_fine)
+    same = _pair_scores(net, sampler, batcher, n // 2, "same", fine=use_fine)
+
+    def col(key: str) -> np.ndarray:
+        return np.concatenate([easy[f"{key}_pos"], same[f"{key}_pos"],
+                               easy[f"{key}_neg"], same[f"{key}_neg"]])
+
+    n_pos = len(easy["dot_pos"]) + len(same["dot_pos"])
+    n_neg = len(easy["dot_neg"]) + len(same["dot_neg"])
+    labels = np.concatenate([np.ones(n_pos), np.zeros(n_neg)])
+    scale, bias = calibrate(col("dot"), labels)
+    with torch.no_grad():
+        net.log_scale.copy_(torch.tensor(float(np.log(max(scale, 1e-3)))))
+        net.bias.copy_(torch.tensor(bias))
+        if net.seam is not None:
+            x = np.stack([col("seam")] + ([col("fine")] if use_fine else []), 1)
+            w, b = calibrate_multi(x, labels, init=(1.0,) * x.shape[1])
+            net.seam_cal.copy_(torch.tensor([float(w[0]), b]))
+            if use_fine:
+                net.fine_cal.copy_(torch.tensor([float(w[1])]))
+    return scale, bias
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -229,9 +289,12 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
     net.logmel.mean.copy_(torch.from_numpy(mean))
     net.logmel.std.copy_(torch.from_numpy(std))
     net.to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = cfg.epochs * cfg.steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total,
+    opt = torch.optim.AdamW(net.stage_one_parameters(), lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
+    stage_one = cfg.epochs * cfg.steps_per_epoch
+    fine_steps = cfg.fine_steps if net.fine is not None else 0
+    total = stage_one + fine_steps
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=stage_one,
                                                 pct_start=0.1)
 
     def sampler_for(ts: Sequence[TrackMel], seed: int) -> PairSampler:
@@ -246,7 +309,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
     state_path = Path(str(out) + ".state")
     if resume and state_path.exists():
         st = torch.load(state_path, map_location=device, weights_only=False)
-        net.load_state_dict(st["state"])
+        _load_stage_one(net, st["state"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
         sampler.rng.bit_generator.state = st["sampler_rng"]
@@ -277,22 +340,18 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
             "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1,
             "sampler_rng": sampler.rng.bit_generator.state, "rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(), "history": history})
-    # Platt calibration on validation tracks: as many negatives as positives, half from other
-    # songs and half from the same song elsewhere (the mix `ranking.evaluate` measures ECE on).
-    val_sampler = sampler_for(val_tracks, cfg.seed + 200)
-    n = cfg.calib_pairs
-    pe, ne, zpe, zne = _pair_scores(net, val_sampler, batcher, n // 2, "easy")
-    ps, ns, zps, zns = _pair_scores(net, val_sampler, batcher, n // 2, "same")
-    pos, neg = np.concatenate([pe, ps]), np.concatenate([ne, ns])
-    labels = np.concatenate([np.ones_like(pos), np.zeros_like(neg)])
-    scale, bias = calibrate(np.concatenate([pos, neg]), labels)
-    with torch.no_grad():
-        net.log_scale.copy_(torch.tensor(float(np.log(max(scale, 1e-3)))))
-        net.bias.copy_(torch.tensor(bias))
-        if net.seam is not None:
-            z = np.concatenate([zpe, zps, zne, zns])
-            a, b = calibrate(z, labels, init_scale=1.0)
-            net.seam_cal.copy_(torch.tensor([a, b]))
+    if net.fine is not None and fine_steps:
+
+        def fine_progress(step: int, loss: float) -> None:
+            if progress:
+                progress(stage_one + step, total, {"loss": loss})
+
+        train_fine_seam(net, tracks, steps=fine_steps, batch_size=cfg.fine_batch, lr=cfg.lr,
+                        weight_decay=cfg.weight_decay, gain_jitter_db=cfg.gain_jitter_db,
+                        min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
+                        progress=fine_progress)
+    scale, bias = _calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
+                                 cfg.calib_pairs)
     net.to("cpu").eval()
     meta: dict[str, Any] = {"train_config": asdict(cfg), "history": history,
                             "train_tracks": len(tracks), "val_tracks": len(val_tracks),

@@ -37,10 +37,27 @@ def test_model_trained_a_few_steps_beats_chance_on_unseen_songs(trained_model_pa
     model = ContinuationModel.load(trained_model_path)
     unseen = make_tracks(6, seed=99)
     ev = build_eval_set(unseen, clip_hops=CFG.clip_hops, hop=CFG.hop, sr=CFG.sr, n_anchors=40)
-    m = evaluate(model, ev, baselines=False)["model"]
+    result = evaluate(model, ev, baselines=False)
+    m = result["model"]
     assert m["recall1_other"] > 0.3  # chance is 0.1
     assert m["auc_other"] > 0.8
     assert m["auc_same"] > 0.6
+    assert model.net.fine is not None and "model_without_fine_seam" in result
+
+
+def test_fine_seam_alone_tells_the_true_continuation_from_the_same_song_elsewhere(
+        trained_model_path: Path):
+    model = ContinuationModel.load(trained_model_path)
+    assert float(model.net.fine_cal[0]) != 0.0  # calibrated into the sum
+    unseen = make_tracks(6, seed=98)
+    ev = build_eval_set(unseen, clip_hops=CFG.clip_hops, hop=CFG.hop, sr=CFG.sr, n_anchors=40)
+    e_a, s_a = model.features(list(ev.clips), ev.sr, "exit")
+    e_b, s_b = model.features(list(ev.clips), ev.sr, "entry")
+    has = ev.same[:, 0] >= 0
+    a, t, s = ev.anchors[has], ev.truth[has], ev.same[has, 0]
+    fine_true = model.seam_logits(e_a[a], s_a[a], e_b[t], s_b[t])[1]
+    fine_same = model.seam_logits(e_a[a], s_a[a], e_b[s], s_b[s])[1]
+    assert (fine_true > fine_same).mean() > 0.6  # chance is 0.5
 
 
 def test_consecutive_clips_score_above_shuffled(trained_model_path: Path):
@@ -86,7 +103,8 @@ def test_seam_re_ranker_scores_from_stored_features_equal_scores_from_clips():
     clips = [rng.standard_normal(22050 * 5).astype(np.float32) * 0.1 for _ in range(4)]
     e_a, s_a = model.features(clips, 22050, "exit")
     e_b, s_b = model.features(clips[::-1], 22050, "entry")
-    assert s_a.shape == (4, CFG.n_mels, CFG.seam_frames) and s_a.dtype == np.float16
+    assert s_a.shape == (4, CFG.seam_size) and s_a.dtype == np.float16
+    assert CFG.seam_size == CFG.n_mels * CFG.seam_frames + CFG.fine_mels * CFG.fine_frames
     np.testing.assert_allclose(model.score_features(e_a, s_a, e_b, s_b),
                                model.score_pairs(clips, clips[::-1], 22050), atol=2e-3)
 
@@ -136,7 +154,8 @@ class _Interrupt(Exception):
 def test_training_is_deterministic_and_resumes_exactly(synthetic_tracks: list[TrackMel],
                                                         tmp_path: Path):
     tr, va = synthetic_tracks[:8], synthetic_tracks[16:]
-    cfg = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=6, calib_pairs=40, seed=5)
+    cfg = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=6, calib_pairs=40, seed=5,
+                      fine_steps=3, fine_batch=6)
     first = train(tr, va, out=tmp_path / "a.pt", cfg=cfg)
     train(tr, va, out=tmp_path / "b.pt", cfg=cfg)
     wa, wb = _weights(tmp_path / "a.pt"), _weights(tmp_path / "b.pt")
@@ -164,3 +183,32 @@ def test_shipped_weights_load_and_prefer_true_continuations():
     true_p = model.score_pairs(a, b, CFG.sr)
     other_p = model.score_pairs(a, b[4:] + b[:4], CFG.sr)
     assert np.median(true_p) > np.median(other_p)
+
+
+def test_checkpoints_from_before_the_fine_seam_load_and_resume(synthetic_tracks: list[TrackMel],
+                                                               tmp_path: Path):
+    old_cfg = ModelConfig(fine_frames=0)
+    net = ContinuationNet(old_cfg).eval()
+    path = tmp_path / "old.pt"
+    ContinuationModel(net=net).save(path)
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if not k.startswith("fine")}
+    torch.save(ckpt, path)
+    old = ContinuationModel.load(path)
+    assert old.net.fine is None and old.config.seam_size == CFG.n_mels * CFG.seam_frames
+    # A stage-one training state without fine-seam weights resumes into stage two.
+    tr, va = synthetic_tracks[:6], synthetic_tracks[16:]
+    cfg = TrainConfig(epochs=1, steps_per_epoch=2, batch_size=6, calib_pairs=40, seed=3,
+                      fine_steps=2, fine_batch=6)
+    train(tr, va, out=tmp_path / "m.pt", cfg=cfg)
+    state_path = tmp_path / "m.pt.state"
+    st = torch.load(state_path, weights_only=False)
+    st["state"] = {k: v for k, v in st["state"].items() if not k.startswith("fine")}
+    torch.save(st, state_path)
+    resumed = ContinuationModel.load(train(tr, va, out=tmp_path / "m.pt", cfg=cfg,
+                                           resume=True).checkpoint)
+    assert resumed.net.fine is not None
+    with pytest.raises(RuntimeError, match="does not fit"):
+        st["state"]["exit_tower.stray"] = torch.zeros(1)
+        torch.save(st, state_path)
+        train(tr, va, out=tmp_path / "m.pt", cfg=cfg, resume=True)

@@ -1,0 +1,115 @@
+"""The second training stage: the fine seam, on raw audio at the cuts.
+
+Stage one (`ranking.train`) learns the towers and the coarse seam from log-mel windows. The fine
+seam (`ranking.model.FineSeam`) reads 16 ms windows every 5 ms right at the cut, which the
+whole-track log-mel cache cannot give, so it is trained afterwards on audio windows cut from the
+tracks' decoded audio (`TrackMel.audio`). Its loss is binary cross-entropy: the true continuation
+against the same song elsewhere (weighted double, as that is where the coarse model is weakest),
+a song of similar tempo and key, and another song. The towers are untouched, so retrieval does
+not move; the fine logit joins the coarse one in the calibrated sum (`ranking.train`).
+
+Deterministic under a seed: it draws from its own sampler and generators, so resuming stage one
+and running this stage gives the same model as a run from scratch. Arrays in, no files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ranking.model import ContinuationNet, FineSeam
+from ranking.pairs import PairBatch, PairSampler, TrackMel
+
+__all__ = ["fine_logits", "train_fine_seam"]
+
+# Negative kinds and their loss weights.
+_NEG_WEIGHTS = {"same": 2.0, "similar": 1.0, "easy": 1.0}
+
+
+def _frames(fine: FineSeam, sampler: PairSampler, rows: np.ndarray, side: str,
+            gain: np.ndarray | None, device: torch.device) -> torch.Tensor:
+    cfg = fine.cfg
+    y = sampler.audio_windows(rows, side="exit" if side == "exit" else "entry",
+                              width=cfg.fine_samples, hop=cfg.hop)
+    if gain is not None:  # the same random gain on both sides: loudness is relative
+        y = y * gain[:, None].astype(np.float32)
+    return fine.frames(torch.from_numpy(y).to(device))
+
+
+def fine_logits(net: ContinuationNet, sampler: PairSampler, batch: PairBatch, kind: str,
+                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """Fine-seam logits (true continuations, negatives of ``kind`` where present)."""
+    fine = net.fine
+    assert fine is not None
+    rows = batch.neg[kind]
+    ok = rows[:, 0] >= 0
+    with torch.inference_mode():
+        tail = _frames(fine, sampler, batch.a, "exit", None, device)
+        pos = fine(tail, _frames(fine, sampler, batch.b, "entry", None, device))
+        neg = fine(tail[torch.from_numpy(ok).to(device)],
+                   _frames(fine, sampler, rows[ok], "entry", None, device))
+    return pos.cpu().numpy(), neg.cpu().numpy()
+
+
+def train_fine_seam(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: int,
+                    batch_size: int, lr: float, weight_decay: float, gain_jitter_db: float,
+                    min_gap_s: float, seed: int, device: torch.device,
+                    progress: Callable[[int, float], None] | None = None) -> None:
+    """Fit ``net.fine`` (standardisation, then weights) on audio windows of ``tracks``.
+
+    ``progress(step, loss)`` is called after every step.
+    """
+    fine = net.fine
+    if fine is None:
+        return
+    if any(t.audio is None for t in tracks if t.cuts.size):
+        raise ValueError("the fine seam trains on audio: every training track needs `audio`")
+    cfg = net.cfg
+    sampler = PairSampler(tracks, clip_hops=cfg.clip_hops, clip_frames=cfg.clip_frames,
+                          hop_s=cfg.hop / cfg.sr, min_gap_s=min_gap_s, seed=seed + 300)
+    rng = np.random.default_rng(seed + 301)
+    gen = torch.Generator().manual_seed(seed + 302)
+    for p in fine.parameters():  # a fresh, seeded start: independent of stage one's RNG use
+        if p.dim() > 1:
+            torch.nn.init.kaiming_uniform_(p, a=5**0.5, generator=gen)
+        else:
+            torch.nn.init.zeros_(p)
+    with torch.no_grad():
+        fine.mean.fill_(0.0)
+        fine.std.fill_(1.0)
+        x = _frames(fine, sampler, sampler.sample(512).a, "exit", None, device)
+        fine.mean.fill_(float(x.mean()))
+        fine.std.fill_(float(x.std().clamp_min(1e-3)))
+    opt = torch.optim.AdamW(fine.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
+                                                pct_start=0.1)
+    fine.train()
+    for step in range(steps):
+        batch = sampler.sample(batch_size)
+        gain = 10 ** (rng.uniform(-gain_jitter_db, gain_jitter_db, size=batch_size) / 20)
+        tail = _frames(fine, sampler, batch.a, "exit", gain, device)
+        z_pos = fine(tail, _frames(fine, sampler, batch.b, "entry", gain, device))
+        z_neg, weights = [], []
+        for kind, w in _NEG_WEIGHTS.items():
+            rows = batch.neg[kind]
+            ok = rows[:, 0] >= 0
+            if not ok.any():
+                continue
+            head = _frames(fine, sampler, rows[ok], "entry", gain[ok], device)
+            z_neg.append(fine(tail[torch.from_numpy(ok).to(device)], head))
+            weights.append(torch.full((int(ok.sum()),), w, device=device))
+        zn, wn = torch.cat(z_neg), torch.cat(weights)
+        loss = (F.binary_cross_entropy_with_logits(z_pos, torch.ones_like(z_pos))
+                + (F.binary_cross_entropy_with_logits(zn, torch.zeros_like(zn),
+                                                      reduction="none") * wn).sum() / wn.sum())
+        opt.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(fine.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        if progress:
+            progress(step + 1, float(loss.detach()))
+    fine.eval()
