@@ -26,7 +26,8 @@ from ranking.model import ContinuationModel
 from ranking.pairs import TrackMel
 from ranking.transitions import keys_compatible
 
-__all__ = ["EvalSet", "build_eval_set", "evaluate", "expected_calibration_error", "roc_auc"]
+__all__ = ["EvalSet", "build_eval_set", "evaluate", "expected_calibration_error", "roc_auc",
+           "score_structure"]
 
 # A scorer maps (A clips, B clips) at sr to one score per pair (higher = more likely).
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -131,8 +132,10 @@ def _recall_at_1(true_s: np.ndarray, cand_s: np.ndarray) -> float:
     return float(np.mean(np.where(better > 0, 0.0, 1.0 / (1.0 + ties))))
 
 
-def _score_structure(ev: EvalSet, pair_score: Callable[[np.ndarray, np.ndarray], np.ndarray]
+def score_structure(ev: EvalSet, pair_score: Callable[[np.ndarray, np.ndarray], np.ndarray]
                      ) -> dict[str, float]:
+    """Recall@1 and ROC-AUC against other songs and against the same song, for any scorer of
+    (A rows, B rows) of ``ev.clips`` (higher = more likely to follow)."""
     n = len(ev.anchors)
     true_s = pair_score(ev.anchors, ev.truth)
     other_s = pair_score(np.repeat(ev.anchors, ev.other.shape[1]), ev.other.ravel()).reshape(n, -1)
@@ -187,11 +190,11 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
     if model.has_seam:
         scorers.append(("model_two_tower", tower_score))
     for name, fn in scorers:
-        m = _score_structure(ev, fn)
+        m = score_structure(ev, fn)
         m["ece"] = expected_calibration_error(fn(a, b), y)
         out[name] = m
     if model.net.fine is not None:  # what the fine seam adds: the re-ranker without it
-        out["model_without_fine_seam"] = _score_structure(ev, coarse_score)
+        out["model_without_fine_seam"] = score_structure(ev, coarse_score)
     # Speed: pairs scored from stored embeddings (two-tower) and from stored features (full),
     # and clips embedded from raw audio.
     rng = np.random.default_rng(seed)
@@ -210,7 +213,7 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
         feats = handcrafted_features(ev.clips, sr=ev.sr)
         z = (feats - feats.mean(0)) / (feats.std(0) + 1e-9)
         z /= np.linalg.norm(z, axis=1, keepdims=True) + 1e-9
-        out["handcrafted_cosine"] = _score_structure(ev, lambda a, b: (z[a] * z[b]).sum(1))
+        out["handcrafted_cosine"] = score_structure(ev, lambda a, b: (z[a] * z[b]).sum(1))
         tempo, camelot = clip_tempo_key(ev.clips, sr=ev.sr)
 
         def rules(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -221,7 +224,7 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
             score: np.ndarray = key.astype(np.float64) - 4.0 * dev
             return score
 
-        out["tempo_key_rules"] = _score_structure(ev, rules)
+        out["tempo_key_rules"] = score_structure(ev, rules)
     return out
 
 
