@@ -52,7 +52,8 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     _, home = library
     runner = CliRunner()
     res = runner.invoke(cli, ["--home", str(home), "train", "--epochs", "1", "--steps", "6",
-                              "--batch", "6", "--holdout", "gamma", "--json"])
+                              "--batch", "6", "--fine-steps", "4", "--holdout", "gamma",
+                              "--json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
     assert info["held_out_tracks"] == 4 and info["train_tracks"] + info["val_tracks"] == 8
@@ -66,6 +67,7 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     assert report["groups"] == ["gamma"] and report["tracks"] == 4
     m = report["scorers"]["model"]
     assert 0.0 <= m["recall1_other"] <= 1.0 and 0.0 <= m["ece"] <= 1.0
+    assert "model_without_fine_seam" in report["scorers"]  # the second stage ran
 
     # evaluating on training music is refused
     res = runner.invoke(cli, ["--home", str(home), "eval", "--holdout", "alpha"])
