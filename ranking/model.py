@@ -404,22 +404,23 @@ class ContinuationModel:
     def has_seam(self) -> bool:
         return self.net.seam is not None
 
-    def features(self, clips: list[np.ndarray], sr: int, side: str
+    def features(self, clips: list[np.ndarray], sr: int, side: str, *, seam: bool = True
                  ) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, dim), seam features (n, cfg.seam_size) float16) per clip.
 
         The seam features are the standardised log-mel frames next to the cut (A's last, B's
         first), flattened, followed by the fine seam's frames when the model has one; with the
         embeddings they are all a pair needs to be scored, so they can be stored per cue.
-        Without a seam re-ranker the second array has zero width.
+        Without a seam re-ranker, or with ``seam=False`` (embeddings only), the second array
+        has zero width.
         """
         cfg = self.config
         ys = [prepare_clip(c, sr, cfg=cfg, side=side) for c in clips]
-        k = cfg.seam_frames if self.has_seam else 0
+        keep = seam and self.has_seam
+        k = cfg.seam_frames if keep else 0
         fine = self.net.fine
-        width = cfg.seam_size if self.has_seam else 0
         emb = np.zeros((len(ys), cfg.dim), dtype=np.float32)
-        seam = np.zeros((len(ys), width), dtype=np.float16)
+        seam_out = np.zeros((len(ys), cfg.seam_size if keep else 0), dtype=np.float16)
         w = cfg.fine_samples
         with torch.inference_mode():
             for i in range(0, len(ys), self.batch_size):
@@ -434,16 +435,16 @@ class ContinuationModel:
                 if fine is not None:
                     parts.append(fine.frames(batch[:, -w:] if side == "exit" else batch[:, :w]))
                 flat = torch.cat([p.flatten(1) for p in parts], 1)
-                seam[i : i + len(batch)] = flat.numpy().astype(np.float16)
-        return emb, seam
+                seam_out[i : i + len(batch)] = flat.numpy().astype(np.float16)
+        return emb, seam_out
 
     def embed_exits(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
         """L2-normalised float32 rows, one per clip; the clip's last seconds are used."""
-        return self.features(list(clips), sr, "exit")[0]
+        return self.features(list(clips), sr, "exit", seam=False)[0]
 
     def embed_entries(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
         """L2-normalised float32 rows, one per clip; the clip's first seconds are used."""
-        return self.features(list(clips), sr, "entry")[0]
+        return self.features(list(clips), sr, "entry", seam=False)[0]
 
     def seam_logits(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
                     seam_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
