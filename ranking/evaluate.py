@@ -183,7 +183,8 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
         return model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b]).astype(float)
 
     def coarse_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return model.seam_logits(e_exit[a], s_exit[a], e_entry[b], s_entry[b])[0].astype(float)
+        z = model.seam_logits(e_exit[a], s_exit[a], e_entry[b], s_entry[b], fine=False)[0]
+        return z.astype(float)
 
     a, b, y = _calibration_rows(ev, seed)
     scorers = [("model", full_score)]

@@ -113,6 +113,23 @@ class ModelConfig:
         return coarse + (self.fine_mels * self.fine_frames if self.seam_frames else 0)
 
 
+def _register_mel(m: nn.Module, *, sr: int, n_fft: int, n_mels: int, fmin: float,
+                  fmax: float) -> None:
+    """Give ``m`` the buffers of a mel front end: the filterbank ``fb`` and the Hann ``window``."""
+    import librosa  # only for the filterbank matrix; imported late to keep start-up light
+
+    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    m.register_buffer("fb", torch.from_numpy(fb.astype(np.float32)))
+    m.register_buffer("window", torch.hann_window(n_fft))
+
+
+def _mel_power(y: torch.Tensor, *, hop: int, window: torch.Tensor,
+               fb: torch.Tensor) -> torch.Tensor:
+    """(batch, samples) -> (batch, n_mels, frames) mel power of uncentred STFT frames."""
+    spec = torch.stft(y, window.numel(), hop, window=window, center=False, return_complex=True)
+    return torch.matmul(fb, spec.real.square() + spec.imag.square())
+
+
 class LogMel(nn.Module):
     """Log-mel front end (dB-like, globally standardised), shared by training and inference."""
 
@@ -123,26 +140,16 @@ class LogMel(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        import librosa  # only for the filterbank matrix; imported late to keep start-up light
-
-        fb = librosa.filters.mel(
-            sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax
-        )
         self.cfg = cfg
-        self.register_buffer("fb", torch.from_numpy(fb.astype(np.float32)))
-        self.register_buffer("window", torch.hann_window(cfg.n_fft))
+        _register_mel(self, sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
+                      fmax=cfg.fmax)
         # Global standardisation, fitted on training audio; identity until then.
         self.register_buffer("mean", torch.zeros(cfg.n_mels, 1))
         self.register_buffer("std", torch.ones(cfg.n_mels, 1))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """(batch, samples) float32 at cfg.sr -> (batch, n_mels, frames), uncentred frames."""
-        spec = torch.stft(
-            y, self.cfg.n_fft, self.cfg.hop, window=self.window, center=False,
-            return_complex=True,
-        )
-        power = spec.real.square() + spec.imag.square()
-        mel = torch.matmul(self.fb, power)
+        mel = _mel_power(y, hop=self.cfg.hop, window=self.window, fb=self.fb)
         logmel = 10.0 * torch.log10(mel + 1e-10)
         return (logmel - self.mean) / self.std
 
@@ -225,13 +232,9 @@ class FineSeam(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        import librosa
-
-        fb = librosa.filters.mel(sr=cfg.sr, n_fft=cfg.fine_n_fft, n_mels=cfg.fine_mels,
-                                 fmin=cfg.fine_fmin, fmax=cfg.fmax)
         self.cfg = cfg
-        self.register_buffer("fb", torch.from_numpy(fb.astype(np.float32)))
-        self.register_buffer("window", torch.hann_window(cfg.fine_n_fft))
+        _register_mel(self, sr=cfg.sr, n_fft=cfg.fine_n_fft, n_mels=cfg.fine_mels,
+                      fmin=cfg.fine_fmin, fmax=cfg.fmax)
         self.register_buffer("mean", torch.zeros(()))  # fitted on training audio
         self.register_buffer("std", torch.ones(()))
         c = cfg.fine_channels
@@ -242,10 +245,8 @@ class FineSeam(nn.Module):
 
     def frames(self, y: torch.Tensor) -> torch.Tensor:
         """(n, fine_samples) audio at cfg.sr -> (n, fine_mels, fine_frames), standardised."""
-        spec = torch.stft(y, self.cfg.fine_n_fft, self.cfg.fine_hop, window=self.window,
-                          center=False, return_complex=True)
-        power = spec.real.square() + spec.imag.square()
-        out: torch.Tensor = (torch.log(torch.matmul(self.fb, power) + 1e-8) - self.mean) / self.std
+        mel = _mel_power(y, hop=self.cfg.fine_hop, window=self.window, fb=self.fb)
+        out: torch.Tensor = (torch.log(mel + 1e-8) - self.mean) / self.std
         return out
 
     def forward(self, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
@@ -447,9 +448,9 @@ class ContinuationModel:
         return self.features(list(clips), sr, "entry", seam=False)[0]
 
     def seam_logits(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
-                    seam_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                    seam_b: np.ndarray, *, fine: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Uncalibrated (coarse seam logit, fine seam logit) for paired rows of stored
-        features; the fine logits are zeros without a fine seam."""
+        features; the fine logits are zeros without a fine seam or with ``fine=False``."""
         cfg = self.config
         dots = np.einsum("ij,ij->i", e_a, e_b).astype(np.float32)
         coarse = cfg.n_mels * cfg.seam_frames
@@ -457,7 +458,7 @@ class ContinuationModel:
         fine_shape = (cfg.fine_mels, cfg.fine_frames)
         z = np.zeros(len(dots), dtype=np.float32)
         zf = np.zeros(len(dots), dtype=np.float32)
-        fine = self.net.fine
+        fine_seam = self.net.fine if fine else None
         with torch.inference_mode():
             for i in range(0, len(dots), 1024):
                 sl = slice(i, i + 1024)
@@ -466,8 +467,8 @@ class ContinuationModel:
                 z[sl] = self.net.seam_logit(torch.from_numpy(dots[sl]),
                                             sa[:, :coarse].reshape(-1, *shape),
                                             sb[:, :coarse].reshape(-1, *shape)).numpy()
-                if fine is not None:
-                    zf[sl] = fine(sa[:, coarse:].reshape(-1, *fine_shape),
+                if fine_seam is not None:
+                    zf[sl] = fine_seam(sa[:, coarse:].reshape(-1, *fine_shape),
                                   sb[:, coarse:].reshape(-1, *fine_shape)).numpy()
         return z, zf
 

@@ -340,7 +340,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
             "opt": opt.state_dict(), "sched": sched.state_dict(), "epoch": epoch + 1,
             "sampler_rng": sampler.rng.bit_generator.state, "rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(), "history": history})
-    if net.fine is not None and fine_steps:
+    if fine_steps:  # zero without a fine seam
 
         def fine_progress(step: int, loss: float) -> None:
             if progress:

@@ -15,6 +15,7 @@ and running this stage gives the same model as a run from scratch. Arrays in, no
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,11 +30,11 @@ __all__ = ["fine_logits", "train_fine_seam"]
 _NEG_WEIGHTS = {"same": 2.0, "similar": 1.0, "easy": 1.0}
 
 
-def _frames(fine: FineSeam, sampler: PairSampler, rows: np.ndarray, side: str,
-            gain: np.ndarray | None, device: torch.device) -> torch.Tensor:
+def _frames(fine: FineSeam, sampler: PairSampler, rows: np.ndarray,
+            side: Literal["exit", "entry"], gain: np.ndarray | None,
+            device: torch.device) -> torch.Tensor:
     cfg = fine.cfg
-    y = sampler.audio_windows(rows, side="exit" if side == "exit" else "entry",
-                              width=cfg.fine_samples, hop=cfg.hop)
+    y = sampler.audio_windows(rows, side=side, width=cfg.fine_samples, hop=cfg.hop)
     if gain is not None:  # the same random gain on both sides: loudness is relative
         y = y * gain[:, None].astype(np.float32)
     return fine.frames(torch.from_numpy(y).to(device))
