@@ -252,15 +252,15 @@ cli.add_command(_fetch_command("dev", "development corpus"))
 
 def _register_model_commands() -> None:
     # Imported here: radio.cli_model imports this module's option helpers.
-    from radio.cli_model import embed_cmd, eval_cmd, train_cmd
+    from radio.cli_model import calibrate_cmd, embed_cmd, eval_cmd, train_cmd
     from radio.cli_plan import plan_cmd
     from radio.cli_render import render_cmd
     from radio.cli_search import compare_cmd, search_cmd, similar_cmd, tag_votes_cmd
     from radio.cli_serve import serve_cmd
     from radio.cli_sponsors import sponsors_group
 
-    for command in (train_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd, similar_cmd,
-                    compare_cmd, tag_votes_cmd):
+    for command in (train_cmd, calibrate_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd,
+                    similar_cmd, compare_cmd, tag_votes_cmd):
         cli.add_command(command)
     cli.add_command(plan_cmd)
     cli.add_command(serve_cmd)

@@ -1,4 +1,5 @@
-"""``radio train``, ``radio eval`` and ``radio embed``: the continuation model's commands.
+"""``radio train``, ``radio calibrate``, ``radio eval`` and ``radio embed``: the continuation
+model's commands.
 
 Registered on the `radio.cli` group; each parses options, calls `radio.modeling` or `ranking`,
 and prints the result (JSON with ``--json``).
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from radio.cli import _echo_json, _home_option, _json_option, _settings, _stderr
 
-__all__ = ["embed_cmd", "eval_cmd", "train_cmd"]
+__all__ = ["calibrate_cmd", "embed_cmd", "eval_cmd", "train_cmd"]
 
 
 def _bar(label: str) -> Progress:
@@ -64,9 +65,10 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
                        seed=seed, fine_steps=fine_steps)
     with _bar("decode") as bar:
         task = bar.add_task("decode", total=None, info="")
-        # The fine seam trains on audio at the cuts: keep every track's decoded audio.
+        # The fine seam trains, and the splice term calibrates, on audio at the cuts: keep
+        # every track's decoded audio.
         inputs = load_model_inputs(settings, cfg=mcfg, holdout=holdout, workers=workers,
-                                   keep_audio=mcfg.fine_frames > 0,
+                                   keep_audio=mcfg.fine_frames > 0 or mcfg.splice_size > 0,
                                    progress=lambda d, t: bar.update(task, completed=d, total=t))
     tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=seed)
     with _bar("train") as bar:
@@ -100,6 +102,62 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
                f"{result.seconds / 60:.1f} min -> {out}")
     click.echo(f"validation AUC vs other songs {last['val_auc_easy']:.3f}, "
                f"vs the same song {last['val_auc_same']:.3f}")
+
+
+@click.command("calibrate")
+@click.option("--model", "model_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Checkpoint (default: RADIO_HOME/models/continuation.pt).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the result (default: over the checkpoint).")
+@_json_option
+@_home_option
+@click.pass_context
+def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
+                  as_json: bool) -> None:
+    """Fit a trained model's calibration again, adding the splice term; weights unchanged.
+
+    Uses the calibration tracks, seed and held-out patterns the model was trained with, so the
+    result is the model `radio train` would now write from the same run.
+    """
+    from dataclasses import replace
+
+    from radio.errors import RadioError
+    from radio.modeling import load_model_inputs, model_path
+    from ranking.model import ContinuationModel, ModelConfig
+    from ranking.pairs import split_tracks
+    from ranking.train import TrainConfig, recalibrate
+
+    settings = _settings(ctx)
+    src = model_file or model_path(settings)
+    model = ContinuationModel.load(src)
+    saved = model.meta.get("train_config")
+    if not saved or "train_track_hashes" not in model.meta:
+        raise RadioError(f"{src} does not record how it was trained; retrain it with "
+                         "`radio train`")
+    tcfg = TrainConfig(**saved)
+    defaults = ModelConfig()
+    mcfg = replace(model.config, splice_order=defaults.splice_order,
+                   splice_window=defaults.splice_window, splice_span=defaults.splice_span)
+    holdout = tuple(model.meta.get("holdout", ()))
+    with _bar("decode") as bar:
+        task = bar.add_task("decode", total=None, info="")
+        inputs = load_model_inputs(settings, cfg=mcfg, holdout=holdout, keep_audio=True,
+                                   progress=lambda d, t: bar.update(task, completed=d, total=t))
+    _, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=tcfg.seed)
+    trained = set(model.meta["train_track_hashes"])
+    if not val or any(t.track_id not in trained for t in val):
+        raise RadioError(f"this library is not the one {src} was trained on: its calibration "
+                         "tracks differ; retrain with `radio train`")
+    result = recalibrate(model, val, model_cfg=mcfg, cfg=tcfg)
+    dest = out or src
+    result.save(dest)
+    cal = {"seam_cal": result.net.seam_cal.tolist(),
+           "splice_cal": result.net.splice_cal.tolist() if mcfg.splice_size else []}
+    if as_json:
+        _echo_json({"checkpoint": str(dest), "val_tracks": len(val), **cal})
+        return
+    click.echo(f"calibrated on {len(val)} tracks -> {dest}; splice weights "
+               f"{', '.join(f'{w:.3f}' for w in cal['splice_cal'])}")
 
 
 @click.command("eval")

@@ -196,6 +196,12 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
         out[name] = m
     if model.net.fine is not None:  # what the fine seam adds: the re-ranker without it
         out["model_without_fine_seam"] = score_structure(ev, coarse_score)
+    if model.config.splice_size:  # what the splice term adds, and what it does alone
+        out["model_without_splice"] = score_structure(
+            ev, lambda a, b: model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b],
+                                                  splice=False).astype(float))
+        out["splice_alone"] = score_structure(
+            ev, lambda a, b: model.splice_logits(s_exit[a], s_entry[b]).sum(1))
     # Speed: pairs scored from stored embeddings (two-tower) and from stored features (full),
     # and clips embedded from raw audio.
     rng = np.random.default_rng(seed)

@@ -21,8 +21,10 @@ the very end of A must go on at the very start of B), then a linear projection.
 A pairwise re-ranker refines chosen pairs (the towers alone retrieve): a 2-D CNN over the coarse
 log-mel frames either side of the cut (`Seam`), and a second one over 16 ms windows every 5 ms
 right at the cut (`FineSeam`), which sees what rings on or stops at the cut itself, where the
-coarse frames blur it. Their logits and the towers' inner product are summed under one Platt
-calibration.
+coarse frames blur it. A third term has no weights of its own: splice continuity
+(`ranking.splice`), which asks whether the waveform itself runs on across the cut, as only a
+true continuation's does. The three logits (the coarse one includes the towers' inner product)
+are summed under one logistic calibration fitted on held-out pairs.
 
 This file holds the model and its config; training lives in `ranking.train`. It never imports
 `radio` or `server`, and never opens audio files.
@@ -36,13 +38,14 @@ import pickle
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ranking import splice
 from ranking.errors import ClipError, ModelLoadError
 
 __all__ = ["ContinuationModel", "LogMel", "ModelConfig", "prepare_clip"]
@@ -79,12 +82,20 @@ class ModelConfig:
     fine_mels: int = 48
     fine_fmin: float = 60.0
     fine_channels: int = 32
+    # Splice continuity (`ranking.splice`): a linear predictor of order ``splice_order`` fitted
+    # to ``splice_window`` samples at the cut, its error measured over ``splice_span`` samples
+    # across it; no weights of its own, only a calibrated share of the logit. 0 turns it off.
+    # It needs the seam re-ranker.
+    splice_order: int = 32
+    splice_window: int = 512
+    splice_span: int = 8
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         """Rebuild from a checkpoint's dict (lists back to tuples)."""
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         fixed.setdefault("fine_frames", 0)  # checkpoints from before the fine seam have none
+        fixed.setdefault("splice_order", 0)  # nor those from before the splice term
         return cls(**fixed)
 
     @property
@@ -107,10 +118,21 @@ class ModelConfig:
         return self.fine_n_fft + (self.fine_frames - 1) * self.fine_hop if self.fine_frames else 0
 
     @property
+    def fine_size(self) -> int:
+        """Length of one clip's fine seam frames, flattened."""
+        return self.fine_mels * self.fine_frames if self.seam_frames else 0
+
+    @property
+    def splice_size(self) -> int:
+        """Length of one clip's splice features (`ranking.splice.clip_features`)."""
+        if not (self.seam_frames and self.splice_order):
+            return 0
+        return splice.feature_size(order=self.splice_order, span=self.splice_span)
+
+    @property
     def seam_size(self) -> int:
-        """Length of one clip's stored seam features: coarse frames, then fine frames."""
-        coarse = self.n_mels * self.seam_frames
-        return coarse + (self.fine_mels * self.fine_frames if self.seam_frames else 0)
+        """Length of one clip's stored seam features: coarse frames, fine frames, splice."""
+        return self.n_mels * self.seam_frames + self.fine_size + self.splice_size
 
 
 def _register_mel(m: nn.Module, *, sr: int, n_fft: int, n_mels: int, fmin: float,
@@ -260,6 +282,7 @@ class ContinuationNet(nn.Module):
 
     seam_cal: torch.Tensor
     fine_cal: torch.Tensor  # registered only with a fine seam
+    splice_cal: torch.Tensor  # registered only with splice continuity
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -283,6 +306,9 @@ class ContinuationNet(nn.Module):
             with torch.random.fork_rng(devices=[]):
                 self.fine = FineSeam(cfg)
             self.register_buffer("fine_cal", torch.tensor([0.0]))
+        # With splice continuity: + d_fwd * splice_fwd + d_bwd * splice_bwd, d in ``splice_cal``.
+        if self.seam is not None and cfg.splice_order > 0:
+            self.register_buffer("splice_cal", torch.tensor([0.0, 0.0]))
 
     def stage_one_parameters(self) -> list[nn.Parameter]:
         """Everything trained on log-mel windows: towers, calibration and the coarse seam
@@ -405,13 +431,16 @@ class ContinuationModel:
     def has_seam(self) -> bool:
         return self.net.seam is not None
 
-    def features(self, clips: list[np.ndarray], sr: int, side: str, *, seam: bool = True
+    def features(self, clips: list[np.ndarray], sr: int, side: Literal["exit", "entry"], *,
+                 seam: bool = True
                  ) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings (n, dim), seam features (n, cfg.seam_size) float16) per clip.
+        """(embeddings (n, dim), seam features (n, cfg.seam_size) float32) per clip.
 
         The seam features are the standardised log-mel frames next to the cut (A's last, B's
-        first), flattened, followed by the fine seam's frames when the model has one; with the
-        embeddings they are all a pair needs to be scored, so they can be stored per cue.
+        first), flattened, followed by the fine seam's frames and the splice features when the
+        model has them; with the embeddings they are all a pair needs to be scored, so they can
+        be stored per cue. (Float32: the splice features hold predictor coefficients and raw
+        samples, which float16 would round past the errors they measure.)
         Without a seam re-ranker, or with ``seam=False`` (embeddings only), the second array
         has zero width.
         """
@@ -421,7 +450,7 @@ class ContinuationModel:
         k = cfg.seam_frames if keep else 0
         fine = self.net.fine
         emb = np.zeros((len(ys), cfg.dim), dtype=np.float32)
-        seam_out = np.zeros((len(ys), cfg.seam_size if keep else 0), dtype=np.float16)
+        seam_out = np.zeros((len(ys), cfg.seam_size if keep else 0), dtype=np.float32)
         w = cfg.fine_samples
         with torch.inference_mode():
             for i in range(0, len(ys), self.batch_size):
@@ -436,7 +465,12 @@ class ContinuationModel:
                 if fine is not None:
                     parts.append(fine.frames(batch[:, -w:] if side == "exit" else batch[:, :w]))
                 flat = torch.cat([p.flatten(1) for p in parts], 1)
-                seam_out[i : i + len(batch)] = flat.numpy().astype(np.float16)
+                seam_out[i : i + len(batch), : flat.shape[1]] = flat.numpy()
+                if cfg.splice_size:
+                    sw = cfg.splice_window
+                    edge = batch[:, -sw:] if side == "exit" else batch[:, :sw]
+                    seam_out[i : i + len(batch), flat.shape[1] :] = splice.clip_features(
+                        edge.numpy(), side=side, order=cfg.splice_order, span=cfg.splice_span)
         return emb, seam_out
 
     def embed_exits(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
@@ -454,6 +488,7 @@ class ContinuationModel:
         cfg = self.config
         dots = np.einsum("ij,ij->i", e_a, e_b).astype(np.float32)
         coarse = cfg.n_mels * cfg.seam_frames
+        fine_end = coarse + cfg.fine_size
         shape = (cfg.n_mels, cfg.seam_frames)
         fine_shape = (cfg.fine_mels, cfg.fine_frames)
         z = np.zeros(len(dots), dtype=np.float32)
@@ -468,19 +503,33 @@ class ContinuationModel:
                                             sa[:, :coarse].reshape(-1, *shape),
                                             sb[:, :coarse].reshape(-1, *shape)).numpy()
                 if fine_seam is not None:
-                    zf[sl] = fine_seam(sa[:, coarse:].reshape(-1, *fine_shape),
-                                  sb[:, coarse:].reshape(-1, *fine_shape)).numpy()
+                    zf[sl] = fine_seam(sa[:, coarse:fine_end].reshape(-1, *fine_shape),
+                                       sb[:, coarse:fine_end].reshape(-1, *fine_shape)).numpy()
         return z, zf
 
+    def splice_logits(self, seam_a: np.ndarray, seam_b: np.ndarray) -> np.ndarray:
+        """(n, 2) uncalibrated splice continuity (forward, backward) for paired rows of stored
+        seam features (`ranking.splice.pair_logits`); zeros without the splice term."""
+        cfg = self.config
+        if not cfg.splice_size:
+            return np.zeros((len(seam_a), 2))
+        start = cfg.seam_size - cfg.splice_size
+        return splice.pair_logits(seam_a[:, start:], seam_b[:, start:],
+                                  order=cfg.splice_order, span=cfg.splice_span)
+
     def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
-                       seam_b: np.ndarray) -> np.ndarray:
-        """P for paired rows of stored features (see `features`); the full model."""
+                       seam_b: np.ndarray, *, splice: bool = True) -> np.ndarray:
+        """P for paired rows of stored features (see `features`); the full model, or with
+        ``splice=False`` the full model less its splice term (for `ranking.evaluate`)."""
         if not self.has_seam:
             return self.probability(np.einsum("ij,ij->i", e_a, e_b))
         z, zf = self.seam_logits(e_a, seam_a, e_b, seam_b)
         a, b = (float(v) for v in self.net.seam_cal.tolist())
         c = float(self.net.fine_cal[0]) if self.net.fine is not None else 0.0
         logit: np.ndarray = a * z.astype(np.float64) + b + c * zf
+        if splice and self.config.splice_size:
+            d = self.net.splice_cal.double().numpy()
+            logit = logit + self.splice_logits(seam_a, seam_b) @ d
         out: np.ndarray = (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
         return out
 

@@ -7,7 +7,9 @@ song elsewhere, songs of similar tempo and key), and symmetrically each B its A.
 negatives as positives, so that P = sigmoid(scale * <e_A, e_B> + bias) is calibrated.
 
 A second stage (`ranking.train_fine`) then trains the fine seam on audio windows at the cuts, and
-the calibration fits the re-ranker's sum (coarse seam + fine seam) as one logistic regression.
+the calibration fits the re-ranker's sum (coarse seam + fine seam + the two splice continuity
+terms of `ranking.splice`) as one logistic regression. `recalibrate` repeats that last step
+alone, which is how a model trained before the splice term gains it.
 
 Deterministic under a seed on one device; resumable from the last epoch's checkpoint, which holds
 the optimiser and every random state (an interrupted second stage starts over from its seeded
@@ -21,18 +23,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ranking import splice
 from ranking.model import ContinuationModel, ContinuationNet, ModelConfig, save_checkpoint
-from ranking.pairs import PairSampler, TrackMel
+from ranking.pairs import PairBatch, PairSampler, TrackMel
 from ranking.train_fine import fine_logits, train_fine_seam
 
 __all__ = ["TrainConfig", "TrainResult", "calibrate", "calibrate_multi", "fit_standardisation",
-           "track_logmel", "train"]
+           "recalibrate", "track_logmel", "train"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,12 @@ class TrainResult:
     scale: float
     bias: float
     seconds: float
+
+
+def _sampler(ts: Sequence[TrackMel], model_cfg: ModelConfig, cfg: TrainConfig,
+             seed: int) -> PairSampler:
+    return PairSampler(ts, clip_hops=model_cfg.clip_hops, clip_frames=model_cfg.clip_frames,
+                       hop_s=model_cfg.hop / model_cfg.sr, min_gap_s=cfg.min_gap_s, seed=seed)
 
 
 def pick_device() -> torch.device:
@@ -152,10 +161,11 @@ def _step_loss(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n:
 
 
 def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
-                 kind: str, *, fine: bool = False) -> dict[str, np.ndarray]:
+                 kind: str, *, audio: bool = False) -> dict[str, np.ndarray]:
     """For n positives and n negatives of ``kind``: tower inner products (``dot``), coarse seam
-    logits (``seam``) and, with ``fine``, fine seam logits (``fine``), each as ``(pos, neg)``
-    arrays under ``KEY_pos`` / ``KEY_neg``; seam arrays are empty without a re-ranker."""
+    logits (``seam``) and, with ``audio``, the terms read from audio at the cut: fine seam
+    logits (``fine``) and splice logits (``splice``, two columns), where the model has them;
+    each as ``(pos, neg)`` arrays under ``KEY_pos`` / ``KEY_neg``."""
     out: dict[str, list[np.ndarray]] = {}
 
     def add(key: str, pos: torch.Tensor | np.ndarray, neg: torch.Tensor | np.ndarray) -> None:
@@ -181,10 +191,29 @@ def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, 
             if net.seam is not None:
                 add("seam", net.seam_logit(pos, mel_a, mel_b),
                     net.seam_logit(neg, mel_a, mel_n)[ok.to(neg.device)])
-            if fine and net.fine is not None:
+            if audio and net.fine is not None:
                 add("fine", *fine_logits(net, sampler, batch, kind, batcher.device))
+            if audio and net.cfg.splice_size:
+                add("splice", *_splice_logits(net.cfg, sampler, batch, kind))
             done += m
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def _splice_logits(cfg: ModelConfig, sampler: PairSampler, batch: PairBatch,
+                   kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Splice logits (n, 2) of true continuations and of negatives of ``kind`` where present,
+    from the audio at the cuts."""
+    rows = batch.neg[kind]
+    ok = rows[:, 0] >= 0
+
+    def feats(r: np.ndarray, side: Literal["exit", "entry"]) -> np.ndarray:
+        y = sampler.audio_windows(r, side=side, width=cfg.splice_window, hop=cfg.hop)
+        return splice.clip_features(y, side=side, order=cfg.splice_order, span=cfg.splice_span)
+
+    tail = feats(batch.a, "exit")
+    kw = {"order": cfg.splice_order, "span": cfg.splice_span}
+    return (splice.pair_logits(tail, feats(batch.b, "entry"), **kw),
+            splice.pair_logits(tail[ok], feats(rows[ok], "entry"), **kw))
 
 
 def calibrate(dots: np.ndarray, labels: np.ndarray, *,
@@ -227,10 +256,10 @@ def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
 
 
 def _load_stage_one(net: ContinuationNet, state: dict[str, torch.Tensor]) -> None:
-    """Load a training state; one saved before the fine seam existed lacks only its weights
-    (stage two trains them from a seeded start either way)."""
+    """Load a training state; one saved before the fine seam (or the splice term) existed lacks
+    only their weights (stage two trains them from a seeded start; calibration fits the rest)."""
     missing, unexpected = net.load_state_dict(state, strict=False)
-    stray = [k for k in missing if not k.startswith("fine")] + list(unexpected)
+    stray = [k for k in missing if not k.startswith(("fine", "splice"))] + list(unexpected)
     if stray:
         raise RuntimeError(f"training state does not fit the model: {stray[:5]}")
 
@@ -240,10 +269,12 @@ def _calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher
     """Platt calibration on validation tracks, in place: as many negatives as positives, half
     from other songs and half from the same song elsewhere (the mix `ranking.evaluate`
     measures ECE on). The two-tower (scale, bias) first; then the re-ranker's sum
-    a * seam + b (+ c * fine) as one logistic regression. Returns the two-tower pair."""
+    a * seam + b (+ c * fine) (+ d . splice) as one logistic regression. Returns the two-tower
+    pair."""
     use_fine = net.fine is not None
-    easy = _pair_scores(net, sampler, batcher, n // 2, "easy", fine=use_fine)
-    same = _pair_scores(net, sampler, batcher, n // 2, "same", fine=use_fine)
+    use_splice = net.cfg.splice_size > 0
+    easy = _pair_scores(net, sampler, batcher, n // 2, "easy", audio=use_fine or use_splice)
+    same = _pair_scores(net, sampler, batcher, n // 2, "same", audio=use_fine or use_splice)
 
     def col(key: str) -> np.ndarray:
         return np.concatenate([easy[f"{key}_pos"], same[f"{key}_pos"],
@@ -257,11 +288,15 @@ def _calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher
         net.log_scale.copy_(torch.tensor(float(np.log(max(scale, 1e-3)))))
         net.bias.copy_(torch.tensor(bias))
         if net.seam is not None:
-            x = np.stack([col("seam")] + ([col("fine")] if use_fine else []), 1)
+            cols = [col("seam")[:, None]] + ([col("fine")[:, None]] if use_fine else [])
+            cols += [col("splice")] if use_splice else []
+            x = np.concatenate(cols, 1)
             w, b = calibrate_multi(x, labels, init=(1.0,) * x.shape[1])
             net.seam_cal.copy_(torch.tensor([float(w[0]), b]))
             if use_fine:
                 net.fine_cal.copy_(torch.tensor([float(w[1])]))
+            if use_splice:
+                net.splice_cal.copy_(torch.from_numpy(w[-2:].astype(np.float32)))
     return scale, bias
 
 
@@ -298,9 +333,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
                                                 pct_start=0.1)
 
     def sampler_for(ts: Sequence[TrackMel], seed: int) -> PairSampler:
-        return PairSampler(ts, clip_hops=model_cfg.clip_hops, clip_frames=model_cfg.clip_frames,
-                           hop_s=model_cfg.hop / model_cfg.sr, min_gap_s=cfg.min_gap_s,
-                           seed=seed)
+        return _sampler(ts, model_cfg, cfg, seed)
 
     sampler = sampler_for(tracks, cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1)
@@ -359,3 +392,35 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
     ContinuationModel(net=net, meta=meta).save(out)
     return TrainResult(checkpoint=Path(out), epochs_done=cfg.epochs, history=history,
                        scale=scale, bias=bias, seconds=time.perf_counter() - t0)
+
+
+def recalibrate(model: ContinuationModel, val_tracks: Sequence[TrackMel], *,
+                model_cfg: ModelConfig | None = None,
+                cfg: TrainConfig | None = None) -> ContinuationModel:
+    """Fit a trained model's calibration again on ``val_tracks``, which must carry audio.
+
+    ``model_cfg`` may differ from the model's own config only in terms that have no trained
+    weights (the splice term): this is how a model trained before them gains them, without
+    retraining. The weights are untouched. With the training run's validation tracks and
+    ``cfg`` (its seed and calibration size), the result is exactly the checkpoint a full run
+    under ``model_cfg`` writes, since calibration is the last step of training and draws from
+    its own seeded sampler.
+    """
+    cfg = cfg or TrainConfig()
+    new_cfg = model_cfg or model.config
+    learned = {k: v for k, v in asdict(new_cfg).items() if not k.startswith("splice_")}
+    if learned != {k: v for k, v in asdict(model.config).items() if not k.startswith("splice_")}:
+        raise ValueError("recalibration may change only the splice term's settings; "
+                         "train a new model for anything else")
+    net = ContinuationNet(new_cfg)
+    missing, unexpected = net.load_state_dict(model.net.state_dict(), strict=False)
+    stray = [k for k in missing if k != "splice_cal"] + [k for k in unexpected
+                                                        if k != "splice_cal"]
+    if stray:
+        raise RuntimeError(f"checkpoint does not fit its own config: {stray[:5]}")
+    device = pick_device()
+    net.to(device)
+    _calibrate_net(net, _sampler(val_tracks, new_cfg, cfg, cfg.seed + 200), _Batcher(net, device),
+                   cfg.calib_pairs)
+    net.to("cpu").eval()
+    return ContinuationModel(net=net, meta=dict(model.meta))

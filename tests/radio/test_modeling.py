@@ -68,6 +68,23 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     m = report["scorers"]["model"]
     assert 0.0 <= m["recall1_other"] <= 1.0 and 0.0 <= m["ece"] <= 1.0
     assert "model_without_fine_seam" in report["scorers"]  # the second stage ran
+    assert "splice_alone" in report["scorers"]
+
+    # Calibrating again from the run's own record reproduces the trained model exactly.
+    again_path = home / "again.pt"
+    res = runner.invoke(cli, ["--home", str(home), "calibrate", "--out", str(again_path),
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["val_tracks"] == info["val_tracks"]
+    from ranking.model import ContinuationModel, ContinuationNet
+
+    trained = ContinuationModel.load(model_path(settings)).net.state_dict()
+    again_state = ContinuationModel.load(again_path).net.state_dict()
+    assert all(bool((again_state[k] == v).all()) for k, v in trained.items())
+    bare = home / "bare.pt"
+    ContinuationModel(net=ContinuationNet(ModelConfig())).save(bare)
+    res = runner.invoke(cli, ["--home", str(home), "calibrate", "--model", str(bare)])
+    assert res.exit_code == 1 and "does not record how it was trained" in res.output
 
     # evaluating on training music is refused
     res = runner.invoke(cli, ["--home", str(home), "eval", "--holdout", "alpha"])

@@ -1,0 +1,111 @@
+"""Splice continuity: known answers on generated waveforms, and its place in the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from ranking import ContinuationModel
+from ranking.model import ModelConfig
+from ranking.pairs import TrackMel
+from ranking.splice import _levinson, clip_features, feature_size, pair_logits
+from ranking.train import TrainConfig, recalibrate, train
+from tests.ranking.conftest import make_tracks
+
+CFG = ModelConfig()
+KW = {"order": CFG.splice_order, "span": CFG.splice_span}
+W = CFG.splice_window
+
+
+def _tones(rng: np.random.Generator, n: int, samples: int) -> np.ndarray:
+    """Rows of three random partials (100-2000 Hz at 16 kHz) in a little white noise."""
+    t = np.arange(samples) / CFG.sr
+    rows = []
+    for _ in range(n):
+        f = rng.uniform(100, 2000, 3)
+        ph = rng.uniform(0, 2 * np.pi, 3)
+        parts = zip(f, ph, strict=True)
+        y = sum(np.sin(2 * np.pi * fi * t + p) / (k + 1) for k, (fi, p) in enumerate(parts))
+        rows.append(0.3 * y + 0.003 * rng.standard_normal(samples))
+    return np.asarray(rows, dtype=np.float32)
+
+
+def test_levinson_matches_a_direct_toeplitz_solve(rng: np.random.Generator):
+    x = rng.standard_normal((5, 400))
+    r = np.stack([np.correlate(v, v, "full")[399:399 + 17] for v in x])
+    a = _levinson(r, 16)
+    for row, ri in zip(a, r, strict=True):
+        np.testing.assert_allclose(-row[1:], scipy.linalg.solve_toeplitz(ri[:16], ri[1:17]),
+                                   rtol=1e-8, atol=1e-10)
+
+
+def test_a_waveform_that_runs_on_scores_near_zero_and_a_splice_far_below(
+        rng: np.random.Generator):
+    y = _tones(rng, 20, 2 * W)
+    exits = clip_features(y[:, :W], side="exit", **KW)
+    assert exits.shape == (20, feature_size(**KW))
+    true = pair_logits(exits, clip_features(y[:, W:], side="entry", **KW), **KW)
+    # The same tones restarted a quarter period or more out of phase: the rows rolled by one.
+    spliced = pair_logits(exits, clip_features(np.roll(y, 1, 0)[:, W:], side="entry", **KW),
+                          **KW)
+    assert np.median(true) > -1.0 and np.median(spliced) < -4.0
+    assert np.all(true.sum(1) > spliced.sum(1))
+
+
+def test_the_very_same_song_a_period_later_is_not_a_splice(rng: np.random.Generator):
+    # A 250 Hz tone repeats exactly every 64 samples: jumping a whole number of periods is
+    # seamless, and the measure must say so (it hears the waveform, not the clock).
+    t = np.arange(4 * W) / CFG.sr
+    y = (0.5 * np.sin(2 * np.pi * 250 * t) + 0.003 * rng.standard_normal(t.size))[None]
+    exits = clip_features(y[:, :W], side="exit", **KW)
+    ahead = pair_logits(exits, clip_features(y[:, W + 640 : 2 * W + 640], side="entry", **KW),
+                        **KW)
+    off = pair_logits(exits, clip_features(y[:, W + 32 : 2 * W + 32], side="entry", **KW), **KW)
+    assert ahead.min() > -1.0 and off.max() < -4.0
+
+
+def test_silence_and_tiny_windows(rng: np.random.Generator):
+    zeros = np.zeros((2, W), dtype=np.float32)
+    z = pair_logits(clip_features(zeros, side="exit", **KW),
+                    clip_features(zeros, side="entry", **KW), **KW)
+    assert np.all(np.isfinite(z)) and np.all(np.abs(z) <= 12.0)
+    loud = clip_features(_tones(rng, 2, W), side="entry", **KW)
+    z = pair_logits(clip_features(zeros, side="exit", **KW), loud, **KW)
+    assert np.all(np.isfinite(z)) and z[:, 0].max() < -4.0  # sound out of silence: a splice
+    with pytest.raises(ValueError, match="splice features need"):
+        clip_features(zeros[:, :40], side="exit", **KW)
+
+
+def test_trained_model_weighs_the_splice_term_and_it_finds_true_continuations(
+        trained_model_path: Path):
+    from ranking.evaluate import build_eval_set, evaluate
+
+    model = ContinuationModel.load(trained_model_path)
+    assert model.config.splice_size and np.all(model.net.splice_cal.numpy() > 0)
+    ev = build_eval_set(make_tracks(6, seed=97), clip_hops=CFG.clip_hops, hop=CFG.hop,
+                        sr=CFG.sr, n_anchors=40)
+    result = evaluate(model, ev, baselines=False)
+    assert result["splice_alone"]["auc_same"] > 0.8  # chance is 0.5
+    assert result["model"]["recall1_same"] >= result["model_without_splice"]["recall1_same"]
+
+
+def test_recalibrating_an_older_model_gives_what_training_with_splice_gives(
+        synthetic_tracks: list[TrackMel], trained_model_path: Path, tmp_path: Path):
+    # The same run as the `trained_model_path` fixture, under a config without the splice term.
+    cfg = TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
+                      fine_steps=40, fine_batch=12)
+    old = train(synthetic_tracks[:16], synthetic_tracks[16:], out=tmp_path / "old.pt",
+                model_cfg=ModelConfig(splice_order=0), cfg=cfg)
+    older = ContinuationModel.load(old.checkpoint)
+    assert not older.config.splice_size
+    new = recalibrate(older, synthetic_tracks[16:], model_cfg=CFG, cfg=cfg)
+    want = ContinuationModel.load(trained_model_path).net.state_dict()
+    got = new.net.state_dict()
+    assert got.keys() == want.keys()
+    for k in want:
+        assert bool((got[k] == want[k]).all()), k
+    with pytest.raises(ValueError, match="only the splice"):
+        recalibrate(older, synthetic_tracks[16:], model_cfg=ModelConfig(dim=64), cfg=cfg)
