@@ -364,12 +364,32 @@ def prepare_clip(clip: np.ndarray, sr: int, *, cfg: ModelConfig, side: str) -> n
             f"{cfg.clip_seconds:.2f} s"
         )
     # Crop before resampling (cheap), with a little margin for the resampler's edges.
-    margin = int(0.05 * sr)
-    y = y[-(need + margin):] if side == "exit" else y[: need + margin]
-    if sr != cfg.sr:
+    take = min(y.size, need + int(0.05 * sr))
+    if sr == cfg.sr:
+        y = y[-take:] if side == "exit" else y[:take]
+    else:
         import librosa
 
+        # Output samples fall on the input grid every q input samples (p output samples):
+        # keep the cut on such a point, so A's last sample and B's first sit exactly one model
+        # sample apart, as in the song. (Rates sharing no such short period fall back to the
+        # nearest sample.) Beyond the cut the resampler would assume silence and bend the last
+        # milliseconds, which the splice term and the fine seam read: the signal is continued
+        # there by linear prediction, and the continuation cut off again afterwards.
+        g = math.gcd(sr, cfg.sr)
+        q, p = sr // g, cfg.sr // g
+        unit = q if q <= sr // 50 else 1
+        take -= take % unit if take - take % unit >= need else 0
+        ext = unit * math.ceil(0.01 * sr / unit)
+        if side == "exit":
+            y = y[-take:]
+            y = np.concatenate([y, splice.extrapolate(y, count=ext)])
+        else:
+            y = y[:take]
+            y = np.concatenate([splice.extrapolate(y[::-1], count=ext)[::-1], y])
         y = librosa.resample(y, orig_sr=sr, target_sr=cfg.sr, res_type="soxr_hq")
+        edge = round(ext * cfg.sr / sr) if unit == 1 else ext // q * p
+        y = y[: y.size - edge] if side == "exit" else y[edge:]
     n = cfg.clip_samples
     if y.size < n:  # rounding in the resampler
         pad = np.zeros(n - y.size, dtype=np.float32)

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["clip_features", "feature_size", "pair_logits"]
+__all__ = ["clip_features", "extrapolate", "feature_size", "pair_logits"]
 
 # Error energies are floored at roughly 16-bit quantisation noise (full scale 1.0): below it,
 # silence and near-silence would make the ratios arbitrary.
@@ -122,3 +122,27 @@ def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, order: int,
         out[:, col] = own[:, order] - np.log(across + _FLOOR)
     bounded: np.ndarray = np.clip(out, -_BOUND, _BOUND)
     return bounded
+
+
+def extrapolate(y: np.ndarray, *, count: int, order: int = 32, window: int = 1024) -> np.ndarray:
+    """Continue a 1-D signal ``count`` samples past its end by linear prediction.
+
+    A resampler needs samples beyond a clip's edge; at a cut there are none, and the zeros it
+    assumes instead bend the last milliseconds, which are exactly what the splice term and the
+    fine seam read. Predicted samples stand in for the missing ones (the predictor is fitted to
+    the last ``window`` samples and is minimum phase, so the continuation decays rather than
+    grows). Returns float32 of ``count`` samples.
+    """
+    import scipy.signal
+
+    x = np.asarray(y, dtype=np.float64)[-window:]
+    if count <= 0 or x.size <= 2 * order:
+        return np.zeros(max(count, 0), dtype=np.float32)
+    w = x * np.hanning(x.size)
+    spec = np.fft.rfft(w, n=2 * x.size)
+    r = np.fft.irfft(spec.real ** 2 + spec.imag ** 2)[None, : order + 1]
+    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + _FLOOR
+    a = _levinson(r, order)[0]
+    zi = scipy.signal.lfiltic([1.0], a, x[::-1][:order])
+    out, _ = scipy.signal.lfilter([1.0], a, np.zeros(count), zi=zi)
+    return np.asarray(out, dtype=np.float32)

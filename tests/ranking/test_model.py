@@ -103,10 +103,11 @@ def test_seam_re_ranker_scores_from_stored_features_equal_scores_from_clips():
     clips = [rng.standard_normal(22050 * 5).astype(np.float32) * 0.1 for _ in range(4)]
     e_a, s_a = model.features(clips, 22050, "exit")
     e_b, s_b = model.features(clips[::-1], 22050, "entry")
-    assert s_a.shape == (4, CFG.seam_size) and s_a.dtype == np.float16
-    assert CFG.seam_size == CFG.n_mels * CFG.seam_frames + CFG.fine_mels * CFG.fine_frames
+    assert s_a.shape == (4, CFG.seam_size) and s_a.dtype == np.float32
+    assert CFG.seam_size == (CFG.n_mels * CFG.seam_frames + CFG.fine_mels * CFG.fine_frames
+                             + CFG.splice_order + 1 + max(CFG.splice_order, CFG.splice_span))
     np.testing.assert_allclose(model.score_features(e_a, s_a, e_b, s_b),
-                               model.score_pairs(clips, clips[::-1], 22050), atol=2e-3)
+                               model.score_pairs(clips, clips[::-1], 22050), atol=1e-6)
 
 
 def test_clip_handling_any_rate_stereo_nan_silence_and_errors():

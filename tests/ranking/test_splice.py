@@ -9,7 +9,7 @@ import pytest
 import scipy.linalg
 
 from ranking import ContinuationModel
-from ranking.model import ModelConfig
+from ranking.model import ContinuationNet, ModelConfig
 from ranking.pairs import TrackMel
 from ranking.splice import _levinson, clip_features, feature_size, pair_logits
 from ranking.train import TrainConfig, recalibrate, train
@@ -109,3 +109,26 @@ def test_recalibrating_an_older_model_gives_what_training_with_splice_gives(
         assert bool((got[k] == want[k]).all()), k
     with pytest.raises(ValueError, match="only the splice"):
         recalibrate(older, synthetic_tracks[16:], model_cfg=ModelConfig(dim=64), cfg=cfg)
+
+
+@pytest.mark.parametrize("sr", [16000, 22050, 44100, 48000])
+def test_a_song_cut_at_any_rate_still_runs_on_across_the_cut(sr: int):
+    from tests.ranking.music import song
+
+    # Resampling each side on its own must not bend the cut: A and B of one song, given at
+    # the caller's rate, keep splice logits near zero once at the model's rate.
+    model = ContinuationModel(net=ContinuationNet(CFG).eval())
+    rng = np.random.default_rng(5)
+    y, _ = song(rng, seconds=10.0, sr=sr)
+    a, b = [], []
+    # Cuts between the generator's events: a chord that starts (on beats 4.0, 5.0) or is
+    # stopped dead (5.2 s) right at a cut is a real break in the waveform, and reads as one.
+    for cut_s in (4.3, 4.9, 5.1, 5.77):
+        cut = int(cut_s * sr)
+        a.append(y[:cut])
+        b.append(y[cut:])
+    _, s_a = model.features(a, sr, "exit")
+    _, s_b = model.features(b, sr, "entry")
+    true = model.splice_logits(s_a, s_b)
+    spliced = model.splice_logits(s_a, np.roll(s_b, 1, 0))
+    assert true.min() > -1.5 and spliced.sum(1).max() < -4.0
