@@ -12,6 +12,7 @@ Where state lives: ``--home DIR`` (on the group or on any command), else ``RADIO
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -33,13 +34,20 @@ __all__ = ["cli", "main"]
 
 
 class _RadioGroup(click.Group):
-    """Turns a `RadioError` from any command into click's one-line error and exit 1."""
+    """Turns a `RadioError` (or the model's `RankingError`: a checkpoint that will not load, a
+    clip too short) from any command into click's one-line error and exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except RadioError as exc:
-            raise click.ClickException(str(exc)) from exc
+        except Exception as exc:
+            # Looked up, not imported: importing `ranking` loads torch, which most commands
+            # never need; if it was never imported, nothing raised one of its errors.
+            ranking_errors = sys.modules.get("ranking.errors")
+            if isinstance(exc, RadioError) or (
+                    ranking_errors is not None and isinstance(exc, ranking_errors.RankingError)):
+                raise click.ClickException(str(exc)) from exc
+            raise
 
 
 class _State:

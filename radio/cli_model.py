@@ -119,7 +119,7 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     Uses the calibration tracks, seed and held-out patterns the model was trained with, so the
     result is the model `radio train` would now write from the same run.
     """
-    from dataclasses import replace
+    from dataclasses import fields, replace
 
     from radio.errors import RadioError
     from radio.modeling import load_model_inputs, model_path
@@ -134,7 +134,8 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     if not saved or "train_track_hashes" not in model.meta:
         raise RadioError(f"{src} does not record how it was trained; retrain it with "
                          "`radio train`")
-    tcfg = TrainConfig(**saved)
+    known = {f.name for f in fields(TrainConfig)}
+    tcfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
     defaults = ModelConfig()
     mcfg = replace(model.config, splice_order=defaults.splice_order,
                    splice_window=defaults.splice_window, splice_span=defaults.splice_span)

@@ -85,6 +85,9 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     ContinuationModel(net=ContinuationNet(ModelConfig())).save(bare)
     res = runner.invoke(cli, ["--home", str(home), "calibrate", "--model", str(bare)])
     assert res.exit_code == 1 and "does not record how it was trained" in res.output
+    for command in ("calibrate", "eval"):  # a missing checkpoint: one line, not a traceback
+        res = runner.invoke(cli, ["--home", str(home), command, "--model", str(home / "no.pt")])
+        assert res.exit_code == 1 and "cannot load model checkpoint" in res.output
 
     # evaluating on training music is refused
     res = runner.invoke(cli, ["--home", str(home), "eval", "--holdout", "alpha"])
