@@ -193,10 +193,13 @@ def test_checkpoints_from_before_the_fine_seam_load_and_resume(synthetic_tracks:
     path = tmp_path / "old.pt"
     ContinuationModel(net=net).save(path)
     ckpt = torch.load(path, weights_only=False)
-    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if not k.startswith("fine")}
+    old_keys = ("fine", "splice")  # what checkpoints from before both lack
+    ckpt["config"] = {k: v for k, v in ckpt["config"].items() if not k.startswith(old_keys)}
+    ckpt["state"] = {k: v for k, v in ckpt["state"].items() if not k.startswith(old_keys)}
     torch.save(ckpt, path)
     old = ContinuationModel.load(path)
     assert old.net.fine is None and old.config.seam_size == CFG.n_mels * CFG.seam_frames
+    assert not old.config.splice_order
     # A stage-one training state without fine-seam weights resumes into stage two.
     tr, va = synthetic_tracks[:6], synthetic_tracks[16:]
     cfg = TrainConfig(epochs=1, steps_per_epoch=2, batch_size=6, calib_pairs=40, seed=3,
@@ -204,11 +207,11 @@ def test_checkpoints_from_before_the_fine_seam_load_and_resume(synthetic_tracks:
     train(tr, va, out=tmp_path / "m.pt", cfg=cfg)
     state_path = tmp_path / "m.pt.state"
     st = torch.load(state_path, weights_only=False)
-    st["state"] = {k: v for k, v in st["state"].items() if not k.startswith("fine")}
+    st["state"] = {k: v for k, v in st["state"].items() if not k.startswith(old_keys)}
     torch.save(st, state_path)
     resumed = ContinuationModel.load(train(tr, va, out=tmp_path / "m.pt", cfg=cfg,
                                            resume=True).checkpoint)
-    assert resumed.net.fine is not None
+    assert resumed.net.fine is not None and resumed.config.splice_size
     with pytest.raises(RuntimeError, match="does not fit"):
         st["state"]["exit_tower.stray"] = torch.zeros(1)
         torch.save(st, state_path)
