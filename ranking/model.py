@@ -379,7 +379,8 @@ def prepare_clip(clip: np.ndarray, sr: int, *, cfg: ModelConfig, side: str) -> n
         g = math.gcd(sr, cfg.sr)
         q, p = sr // g, cfg.sr // g
         unit = q if q <= sr // 50 else 1
-        take -= take % unit if take - take % unit >= need else 0
+        if take - take % unit >= need:
+            take -= take % unit
         ext = unit * math.ceil(0.01 * sr / unit)
         if side == "exit":
             y = y[-take:]
