@@ -23,8 +23,9 @@ log-mel frames either side of the cut (`Seam`), and a second one over 16 ms wind
 right at the cut (`FineSeam`), which sees what rings on or stops at the cut itself, where the
 coarse frames blur it. A third term has no weights of its own: splice continuity
 (`ranking.splice`), which asks whether the waveform itself runs on across the cut, as only a
-true continuation's does. The three logits (the coarse one includes the towers' inner product)
-are summed under one logistic calibration fitted on held-out pairs.
+true continuation's does (two logits: forward and backward in time). All the logits (the coarse
+one includes the towers' inner product) are summed under one logistic calibration fitted on
+held-out pairs.
 
 This file holds the model and its config; training lives in `ranking.train`. It never imports
 `radio` or `server`, and never opens audio files.
@@ -453,8 +454,7 @@ class ContinuationModel:
         return self.net.seam is not None
 
     def features(self, clips: list[np.ndarray], sr: int, side: Literal["exit", "entry"], *,
-                 seam: bool = True
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 seam: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (n, dim), seam features (n, cfg.seam_size) float32) per clip.
 
         The seam features are the standardised log-mel frames next to the cut (A's last, B's
