@@ -56,6 +56,16 @@ def _levinson(r: np.ndarray, order: int) -> np.ndarray:
     return a
 
 
+def _predictor(x: np.ndarray, order: int) -> np.ndarray:
+    """Prediction-error filters (n, order + 1) fitted to rows of ``x`` (n, samples): Hann
+    window, autocorrelation, Levinson-Durbin (the autocorrelation method: minimum phase)."""
+    w = x * np.hanning(x.shape[1])
+    spec = np.fft.rfft(w, n=2 * x.shape[1], axis=1)
+    r = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, axis=1)[:, : order + 1]
+    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + _FLOOR  # white-noise correction keeps it well posed
+    return _levinson(r, order)
+
+
 def _residual_energy(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Mean squared prediction error of each row of ``x`` under its filter in ``a``, over the
     positions that have a full history inside the row."""
@@ -94,11 +104,7 @@ def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], order: int,
         x = x[:, ::-1]  # predict backwards in time: the cut is at the end either way
     if x.ndim != 2 or x.shape[1] <= 2 * order:
         raise ValueError(f"splice features need (n, > {2 * order}) samples, got {x.shape}")
-    w = x * np.hanning(x.shape[1])
-    spec = np.fft.rfft(w, n=2 * x.shape[1], axis=1)
-    r = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, axis=1)[:, : order + 1]
-    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + _FLOOR  # white-noise correction keeps it well posed
-    a = _levinson(r, order)
+    a = _predictor(x, order)
     inside = np.log(_residual_energy(a, x) + _FLOOR)
     edge = x[:, -max(order, span) :]
     return np.concatenate([a[:, 1:], inside[:, None], edge], axis=1).astype(np.float32)
@@ -109,14 +115,13 @@ def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, order: int,
     """(n, 2) splice logits of paired rows of `clip_features`: minus the log ratio of the
     prediction error across the cut to that inside the clip, forward (A's predictor into B)
     and backward (B's predictor into A); near 0 for a true continuation, negative at a splice."""
-    m = max(order, span)
     fa = exit_f.astype(np.float64)
     fb = entry_f.astype(np.float64)
     ones = np.ones((len(fa), 1))
     out = np.empty((len(fa), 2))
     for col, (own, other) in enumerate(((fa, fb), (fb, fa))):
         a = np.concatenate([ones, own[:, :order]], axis=1)
-        before = own[:, order + 1 + m - order :]  # the `order` samples nearest the cut
+        before = own[:, -order:]  # the `order` samples nearest the cut
         after = other[:, order + 1 :][:, ::-1][:, :span]  # the far side, nearest first
         across = _residual_energy(a, np.concatenate([before, after], axis=1))
         out[:, col] = own[:, order] - np.log(across + _FLOOR)
@@ -138,11 +143,7 @@ def extrapolate(y: np.ndarray, *, count: int, order: int = 32, window: int = 102
     x = np.asarray(y, dtype=np.float64)[-window:]
     if count <= 0 or x.size <= 2 * order:
         return np.zeros(max(count, 0), dtype=np.float32)
-    w = x * np.hanning(x.size)
-    spec = np.fft.rfft(w, n=2 * x.size)
-    r = np.fft.irfft(spec.real ** 2 + spec.imag ** 2)[None, : order + 1]
-    r[:, 0] = r[:, 0] * (1.0 + 1e-6) + _FLOOR
-    a = _levinson(r, order)[0]
+    a = _predictor(x[None], order)[0]
     zi = scipy.signal.lfiltic([1.0], a, x[::-1][:order])
     out, _ = scipy.signal.lfilter([1.0], a, np.zeros(count), zi=zi)
     return np.asarray(out, dtype=np.float32)
