@@ -119,7 +119,7 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     Uses the calibration tracks, seed and held-out patterns the model was trained with, so the
     result is the model `radio train` would now write from the same run.
     """
-    from dataclasses import fields, replace
+    from dataclasses import asdict, fields, replace
 
     from radio.errors import RadioError
     from radio.modeling import load_model_inputs, model_path
@@ -137,8 +137,8 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     known = {f.name for f in fields(TrainConfig)}
     tcfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
     defaults = ModelConfig()
-    mcfg = replace(model.config, splice_order=defaults.splice_order,
-                   splice_window=defaults.splice_window, splice_span=defaults.splice_span)
+    mcfg = replace(model.config, **{k: v for k, v in asdict(defaults).items()
+                                    if k.startswith("splice_")})
     holdout = tuple(model.meta.get("holdout", ()))
     with _bar("decode") as bar:
         task = bar.add_task("decode", total=None, info="")

@@ -85,11 +85,16 @@ class ModelConfig:
     fine_channels: int = 32
     # Splice continuity (`ranking.splice`): a linear predictor of order ``splice_order`` fitted
     # to ``splice_window`` samples at the cut, its error measured over ``splice_span`` samples
-    # across it; no weights of its own, only a calibrated share of the logit. 0 turns it off.
-    # It needs the seam re-ranker.
+    # across it; and one of order ``splice_reach_order`` fitted to ``splice_reach_window``
+    # samples, run on alone for ``splice_reach`` samples past the cut. No weights of their own,
+    # only a calibrated share of the logit. ``splice_order`` 0 turns the term off,
+    # ``splice_reach`` 0 its reach. It needs the seam re-ranker.
     splice_order: int = 32
     splice_window: int = 512
     splice_span: int = 8
+    splice_reach: int = 32
+    splice_reach_order: int = 64
+    splice_reach_window: int = 1024
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -97,6 +102,7 @@ class ModelConfig:
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         fixed.setdefault("fine_frames", 0)  # checkpoints from before the fine seam have none
         fixed.setdefault("splice_order", 0)  # nor those from before the splice term
+        fixed.setdefault("splice_reach", 0)  # nor those from before its reach
         return cls(**fixed)
 
     @property
@@ -124,11 +130,19 @@ class ModelConfig:
         return self.fine_mels * self.fine_frames if self.seam_frames else 0
 
     @property
+    def splice(self) -> splice.Spec:
+        """The splice term's settings, as `ranking.splice` takes them."""
+        return splice.Spec(order=self.splice_order, window=self.splice_window,
+                           span=self.splice_span, reach=self.splice_reach,
+                           reach_order=self.splice_reach_order,
+                           reach_window=self.splice_reach_window)
+
+    @property
     def splice_size(self) -> int:
         """Length of one clip's splice features (`ranking.splice.clip_features`)."""
         if not (self.seam_frames and self.splice_order):
             return 0
-        return splice.feature_size(order=self.splice_order, span=self.splice_span)
+        return self.splice.size
 
     @property
     def seam_size(self) -> int:
@@ -307,9 +321,10 @@ class ContinuationNet(nn.Module):
             with torch.random.fork_rng(devices=[]):
                 self.fine = FineSeam(cfg)
             self.register_buffer("fine_cal", torch.tensor([0.0]))
-        # With splice continuity: + d_fwd * splice_fwd + d_bwd * splice_bwd, d in ``splice_cal``.
+        # With splice continuity: + d . splice logits (closed loop forward and backward, then
+        # reach forward and backward), d in ``splice_cal``.
         if self.seam is not None and cfg.splice_order > 0:
-            self.register_buffer("splice_cal", torch.tensor([0.0, 0.0]))
+            self.register_buffer("splice_cal", torch.zeros(cfg.splice.n_logits))
 
     def stage_one_parameters(self) -> list[nn.Parameter]:
         """Everything trained on log-mel windows: towers, calibration and the coarse seam
@@ -488,10 +503,10 @@ class ContinuationModel:
                 flat = torch.cat([p.flatten(1) for p in parts], 1)
                 seam_out[i : i + len(batch), : flat.shape[1]] = flat.numpy()
                 if cfg.splice_size:
-                    sw = cfg.splice_window
+                    sw = cfg.splice.width
                     edge = batch[:, -sw:] if side == "exit" else batch[:, :sw]
                     seam_out[i : i + len(batch), flat.shape[1] :] = splice.clip_features(
-                        edge.numpy(), side=side, order=cfg.splice_order, span=cfg.splice_span)
+                        edge.numpy(), side=side, spec=cfg.splice)
         return emb, seam_out
 
     def embed_exits(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
@@ -529,14 +544,14 @@ class ContinuationModel:
         return z, zf
 
     def splice_logits(self, seam_a: np.ndarray, seam_b: np.ndarray) -> np.ndarray:
-        """(n, 2) uncalibrated splice continuity (forward, backward) for paired rows of stored
-        seam features (`ranking.splice.pair_logits`); zeros without the splice term."""
+        """(n, 2 or 4) uncalibrated splice continuity (closed loop forward and backward, then
+        reach likewise where the model has it) for paired rows of stored seam features
+        (`ranking.splice.pair_logits`); (n, 2) zeros without the splice term."""
         cfg = self.config
         if not cfg.splice_size:
             return np.zeros((len(seam_a), 2))
         start = cfg.seam_size - cfg.splice_size
-        return splice.pair_logits(seam_a[:, start:], seam_b[:, start:],
-                                  order=cfg.splice_order, span=cfg.splice_span)
+        return splice.pair_logits(seam_a[:, start:], seam_b[:, start:], spec=cfg.splice)
 
     def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
                        seam_b: np.ndarray, *, splice: bool = True) -> np.ndarray:

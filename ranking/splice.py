@@ -2,30 +2,43 @@
 
 A true continuation carries the very same vibrations on past the cut; a clip from elsewhere,
 even the same bar of the same song eight seconds later, starts them at another phase. Linear
-prediction measures this directly. A short-term predictor (order ``order``) is fitted to A's
-last ``window`` samples. It then predicts B's first ``span`` samples from the samples before
-each of them, which are A's at first and then B's own. If B follows A, the prediction error
-stays at the level it had inside A; at a splice it jumps. The same runs backwards: a predictor
-fitted to B's first samples, run back in time into A's last ones.
+prediction measures this directly, in two ways.
 
-The two log error ratios are the splice features of a pair. They carry no learned weights.
-The model (`ranking.model`) adds them to its re-ranker's logit with weights fitted by the same
-logistic calibration as the other terms, so their share of the probability is learned on
-held-out pairs. On their own they are a no-learning reference in `ranking.evaluate`.
+- **Closed loop** (``order``, ``window``, ``span``): a short-term predictor is fitted to A's
+  last ``window`` samples. It then predicts B's first ``span`` samples from the samples before
+  each of them, which are A's at first and then B's own. If B follows A, the prediction error
+  stays at the level it had inside A; at a splice it jumps. This sees a break within a sample
+  or two, wherever the signal is predictable sample to sample.
+- **Reach** (``reach``, ``reach_order``, ``reach_window``): a longer predictor, fitted to a
+  longer stretch of A, is run on alone past the cut (A's own continuation, no B samples fed
+  back) for ``reach`` samples, and compared with what B actually starts with: the log of B's
+  energy over the error. A true continuation is predicted from A; a splice is not. Where dense
+  or noisy music drowns the one-sample break (a 64 kbit/s Vorbis soundtrack of drums and
+  synths: the closed-loop error inside A is already high), the partials that A carries on
+  still give it away over a few milliseconds.
 
-Per clip, only the predictor, its in-window error and the samples at the cut are kept
-(`clip_features`), so pairs score from stored rows (`pair_logits`), like the seam frames.
-Arrays in, arrays out: no torch, no files.
+Both run backwards as well: from B's first samples, back in time into A's last ones. The two
+(or, with reach, four) logits are the splice features of a pair. They carry no learned
+weights. The model (`ranking.model`) adds them to its re-ranker's logit with weights fitted by
+the same logistic calibration as the other terms, so their share of the probability is
+learned on held-out pairs. On their own they are a no-learning reference in
+`ranking.evaluate`.
+
+Per clip, only the predictors' results are kept (`clip_features`): the closed-loop predictor,
+its in-window error, the samples at the cut and the reach continuation; pairs then score from
+stored rows (`pair_logits`), like the seam frames. Arrays in, arrays out: no torch, no files.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["clip_features", "extrapolate", "feature_size", "pair_logits"]
+__all__ = ["Spec", "clip_features", "extrapolate", "pair_logits"]
 
 # Error energies are floored at roughly 16-bit quantisation noise (full scale 1.0): below it,
 # silence and near-silence would make the ratios arbitrary.
@@ -35,9 +48,38 @@ _FLOOR = 1e-10
 _BOUND = 12.0
 
 
-def feature_size(*, order: int, span: int) -> int:
-    """Length of one clip's splice features: predictor, log error, edge samples."""
-    return order + 1 + max(order, span)
+@dataclass(frozen=True)
+class Spec:
+    """The splice term's settings, all in samples at the model's rate (`ranking.model.
+    ModelConfig` keeps them as its ``splice_*`` fields)."""
+
+    order: int  # closed-loop predictor order
+    window: int  # samples it is fitted to
+    span: int  # samples across the cut its error is measured over
+    reach: int = 0  # samples the reach predictor runs on past the cut; 0: no reach logits
+    reach_order: int = 64
+    reach_window: int = 1024
+
+    @property
+    def width(self) -> int:
+        """Samples of audio next to the cut that one clip's features read."""
+        return max(self.window, self.reach_window if self.reach else 0)
+
+    @property
+    def edge(self) -> int:
+        """Samples nearest the cut kept per clip: a history for the closed loop, and what the
+        other side's predictors are compared with."""
+        return max(self.order, self.span, self.reach)
+
+    @property
+    def size(self) -> int:
+        """Length of one clip's features: predictor, log error, edge samples, reach."""
+        return self.order + 1 + self.edge + self.reach
+
+    @property
+    def n_logits(self) -> int:
+        """Logits per pair: closed loop forward and backward, then reach likewise."""
+        return 4 if self.reach else 2
 
 
 def _levinson(r: np.ndarray, order: int) -> np.ndarray:
@@ -76,55 +118,81 @@ def _residual_energy(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], order: int,
-                  span: int) -> np.ndarray:
-    """Splice features of clips at their cut: (n, `feature_size`) float32.
+def _continue(x: np.ndarray, a: np.ndarray, count: int) -> np.ndarray:
+    """Run each row's predictor in ``a`` on alone for ``count`` samples past the end of its row
+    of ``x`` (no new input): (n, count), nearest the end first."""
+    order = a.shape[1] - 1
+    out = np.empty((len(x), count))
+    for i in range(len(x)):
+        zi = scipy.signal.lfiltic([1.0], a[i], x[i, ::-1][:order])
+        out[i] = scipy.signal.lfilter([1.0], a[i], np.zeros(count), zi=zi)[0]
+    return out
+
+
+def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) -> np.ndarray:
+    """Splice features of clips at their cut: (n, ``spec.size``) float32.
 
     Parameters
     ----------
     y : np.ndarray
-        (n, window) float audio at the model's rate: A's last samples (``side="exit"``) or B's
-        first (``"entry"``), time running forward; window > 2 * order.
+        (n, >= ``spec.width``) float audio at the model's rate: A's last samples
+        (``side="exit"``) or B's first (``"entry"``), time running forward; the predictors
+        read the ``window`` and ``reach_window`` samples nearest the cut.
     side : {"exit", "entry"}
         Which side of the cut the rows lie on.
-    order : int
-        Predictor order, in samples.
-    span : int
-        Samples either side of the cut the junction error is measured over.
+    spec : Spec
+        Predictor orders and windows, and the spans compared across the cut.
 
     Returns
     -------
     np.ndarray
-        Per row: the predictor's coefficients a[1..order] (run forward for exits, backward in
-        time for entries), the log mean squared error it leaves inside the window, then the
-        max(order, span) samples nearest the cut, nearest last (time reversed for entries).
+        Per row: the closed-loop predictor's coefficients a[1..order] (run forward for exits,
+        backward in time for entries), the log mean squared error it leaves inside its window,
+        the ``spec.edge`` samples nearest the cut, nearest last (time reversed for entries),
+        then the reach predictor's ``spec.reach`` samples past the cut, nearest first.
     """
     x = np.asarray(y, dtype=np.float64)
     if side == "entry":
         x = x[:, ::-1]  # predict backwards in time: the cut is at the end either way
-    if x.ndim != 2 or x.shape[1] <= 2 * order:
-        raise ValueError(f"splice features need (n, > {2 * order}) samples, got {x.shape}")
-    a = _predictor(x, order)
-    inside = np.log(_residual_energy(a, x) + _FLOOR)
-    edge = x[:, -max(order, span) :]
-    return np.concatenate([a[:, 1:], inside[:, None], edge], axis=1).astype(np.float32)
+    if x.ndim != 2 or x.shape[1] < spec.width or spec.window <= 2 * spec.order:
+        raise ValueError(f"splice features need (n, >= {spec.width}) samples and a window "
+                         f"over twice the order, got {x.shape} for {spec}")
+    near = x[:, -spec.window :]
+    a = _predictor(near, spec.order)
+    inside = np.log(_residual_energy(a, near) + _FLOOR)
+    parts = [a[:, 1:], inside[:, None], x[:, -spec.edge :]]
+    if spec.reach:
+        far = x[:, -spec.reach_window :]
+        parts.append(_continue(far, _predictor(far, spec.reach_order), spec.reach))
+    return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, order: int,
-                span: int) -> np.ndarray:
-    """(n, 2) splice logits of paired rows of `clip_features`: minus the log ratio of the
-    prediction error across the cut to that inside the clip, forward (A's predictor into B)
-    and backward (B's predictor into A); near 0 for a true continuation, negative at a splice."""
+def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, spec: Spec) -> np.ndarray:
+    """(n, ``spec.n_logits``) splice logits of paired rows of `clip_features`.
+
+    Closed loop: minus the log ratio of the prediction error across the cut to that inside the
+    clip, forward (A's predictor into B) and backward (B's predictor into A); near 0 for a true
+    continuation, negative at a splice. Reach: the log ratio of the other side's energy over the
+    reach predictor's error on it, forward and backward; positive where A's continuation
+    foretells B, 0 or below at a splice.
+    """
     fa = exit_f.astype(np.float64)
     fb = entry_f.astype(np.float64)
+    order, span, reach = spec.order, spec.span, spec.reach
+    edge = slice(order + 1, order + 1 + spec.edge)
     ones = np.ones((len(fa), 1))
-    out = np.empty((len(fa), 2))
+    out = np.empty((len(fa), spec.n_logits))
     for col, (own, other) in enumerate(((fa, fb), (fb, fa))):
         a = np.concatenate([ones, own[:, :order]], axis=1)
-        before = own[:, -order:]  # the `order` samples nearest the cut
-        after = other[:, order + 1 :][:, ::-1][:, :span]  # the far side, nearest first
-        across = _residual_energy(a, np.concatenate([before, after], axis=1))
+        before = own[:, edge][:, -order:]  # the `order` samples nearest the cut
+        after = other[:, edge][:, ::-1]  # the far side, nearest first
+        across = _residual_energy(a, np.concatenate([before, after[:, :span]], axis=1))
         out[:, col] = own[:, order] - np.log(across + _FLOOR)
+        if reach:
+            guess = own[:, -reach:]
+            actual = after[:, :reach]
+            out[:, 2 + col] = (np.log(np.mean(actual * actual, axis=1) + _FLOOR)
+                               - np.log(np.mean((actual - guess) ** 2, axis=1) + _FLOOR))
     bounded: np.ndarray = np.clip(out, -_BOUND, _BOUND)
     return bounded
 
@@ -138,12 +206,8 @@ def extrapolate(y: np.ndarray, *, count: int, order: int = 32, window: int = 102
     the last ``window`` samples and is minimum phase, so the continuation decays rather than
     grows). Returns float32 of ``count`` samples.
     """
-    import scipy.signal
-
     x = np.asarray(y, dtype=np.float64)[-window:]
     if count <= 0 or x.size <= 2 * order:
         return np.zeros(max(count, 0), dtype=np.float32)
-    a = _predictor(x[None], order)[0]
-    zi = scipy.signal.lfiltic([1.0], a, x[::-1][:order])
-    out, _ = scipy.signal.lfilter([1.0], a, np.zeros(count), zi=zi)
-    return np.asarray(out, dtype=np.float32)
+    out: np.ndarray = _continue(x[None], _predictor(x[None], order), count)[0]
+    return out.astype(np.float32)

@@ -7,8 +7,8 @@ song elsewhere, songs of similar tempo and key), and symmetrically each B its A.
 negatives as positives, so that P = sigmoid(scale * <e_A, e_B> + bias) is calibrated.
 
 A second stage (`ranking.train_fine`) then trains the fine seam on audio windows at the cuts, and
-the calibration fits the re-ranker's sum (coarse seam + fine seam + the two splice continuity
-terms of `ranking.splice`) as one logistic regression. `recalibrate` repeats that last step
+the calibration fits the re-ranker's sum (coarse seam + fine seam + the splice continuity logits
+of `ranking.splice`) as one logistic regression. `recalibrate` repeats that last step
 alone, which is how a model trained before the splice term gains it.
 
 Deterministic under a seed on one device; resumable from the last epoch's checkpoint, which holds
@@ -164,7 +164,7 @@ def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, 
                  kind: str, *, audio: bool = False) -> dict[str, np.ndarray]:
     """For n positives and n negatives of ``kind``: tower inner products (``dot``), coarse seam
     logits (``seam``) and, with ``audio``, the terms read from audio at the cut: fine seam
-    logits (``fine``) and splice logits (``splice``, two columns), where the model has them;
+    logits (``fine``) and splice logits (``splice``, 2 or 4 columns), where the model has them;
     each as ``(pos, neg)`` arrays under ``KEY_pos`` / ``KEY_neg``."""
     out: dict[str, list[np.ndarray]] = {}
 
@@ -201,19 +201,18 @@ def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, 
 
 def _splice_logits(cfg: ModelConfig, sampler: PairSampler, batch: PairBatch,
                    kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Splice logits (n, 2) of true continuations and of negatives of ``kind`` where present,
-    from the audio at the cuts."""
+    """Splice logits (n, ``cfg.splice.n_logits``) of true continuations and of negatives of
+    ``kind`` where present, from the audio at the cuts."""
     rows = batch.neg[kind]
     ok = rows[:, 0] >= 0
 
     def feats(r: np.ndarray, side: Literal["exit", "entry"]) -> np.ndarray:
-        y = sampler.audio_windows(r, side=side, width=cfg.splice_window, hop=cfg.hop)
-        return splice.clip_features(y, side=side, order=cfg.splice_order, span=cfg.splice_span)
+        y = sampler.audio_windows(r, side=side, width=cfg.splice.width, hop=cfg.hop)
+        return splice.clip_features(y, side=side, spec=cfg.splice)
 
     tail = feats(batch.a, "exit")
-    kw = {"order": cfg.splice_order, "span": cfg.splice_span}
-    return (splice.pair_logits(tail, feats(batch.b, "entry"), **kw),
-            splice.pair_logits(tail[ok], feats(rows[ok], "entry"), **kw))
+    return (splice.pair_logits(tail, feats(batch.b, "entry"), spec=cfg.splice),
+            splice.pair_logits(tail[ok], feats(rows[ok], "entry"), spec=cfg.splice))
 
 
 def calibrate(dots: np.ndarray, labels: np.ndarray, *,
@@ -296,7 +295,8 @@ def _calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher
             if use_fine:
                 net.fine_cal.copy_(torch.tensor([float(w[1])]))
             if use_splice:
-                net.splice_cal.copy_(torch.from_numpy(w[-2:].astype(np.float32)))
+                d = w[-net.cfg.splice.n_logits :]
+                net.splice_cal.copy_(torch.from_numpy(d.astype(np.float32)))
     return scale, bias
 
 
@@ -413,9 +413,10 @@ def recalibrate(model: ContinuationModel, val_tracks: Sequence[TrackMel], *,
         raise ValueError("recalibration may change only the splice term's settings; "
                          "train a new model for anything else")
     net = ContinuationNet(new_cfg)
-    missing, unexpected = net.load_state_dict(model.net.state_dict(), strict=False)
-    stray = [k for k in missing if k != "splice_cal"] + [k for k in unexpected
-                                                        if k != "splice_cal"]
+    # The splice weights are refitted below (and their number changes with the reach logits).
+    state = {k: v for k, v in model.net.state_dict().items() if k != "splice_cal"}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    stray = [k for k in missing if k != "splice_cal"] + list(unexpected)
     if stray:
         raise RuntimeError(f"checkpoint does not fit its own config: {stray[:5]}")
     device = pick_device()

@@ -105,7 +105,9 @@ def test_seam_re_ranker_scores_from_stored_features_equal_scores_from_clips():
     e_b, s_b = model.features(clips[::-1], 22050, "entry")
     assert s_a.shape == (4, CFG.seam_size) and s_a.dtype == np.float32
     assert CFG.seam_size == (CFG.n_mels * CFG.seam_frames + CFG.fine_mels * CFG.fine_frames
-                             + CFG.splice_order + 1 + max(CFG.splice_order, CFG.splice_span))
+                             + CFG.splice_order + 1
+                             + max(CFG.splice_order, CFG.splice_span, CFG.splice_reach)
+                             + CFG.splice_reach)
     np.testing.assert_allclose(model.score_features(e_a, s_a, e_b, s_b),
                                model.score_pairs(clips, clips[::-1], 22050), atol=1e-6)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,14 @@ import scipy.linalg
 from ranking import ContinuationModel
 from ranking.model import ContinuationNet, ModelConfig
 from ranking.pairs import TrackMel
-from ranking.splice import _levinson, clip_features, feature_size, pair_logits
+from ranking.splice import _levinson, clip_features, pair_logits
 from ranking.train import TrainConfig, recalibrate, train
 from tests.ranking.conftest import make_tracks
 
 CFG = ModelConfig()
-KW = {"order": CFG.splice_order, "span": CFG.splice_span}
-W = CFG.splice_window
+SPEC = CFG.splice
+KW = {"spec": SPEC}
+W = SPEC.width
 
 
 def _tones(rng: np.random.Generator, n: int, samples: int) -> np.ndarray:
@@ -46,12 +48,17 @@ def test_a_waveform_that_runs_on_scores_near_zero_and_a_splice_far_below(
         rng: np.random.Generator):
     y = _tones(rng, 20, 2 * W)
     exits = clip_features(y[:, :W], side="exit", **KW)
-    assert exits.shape == (20, feature_size(**KW))
+    assert exits.shape == (20, SPEC.size) and SPEC.n_logits == 4
     true = pair_logits(exits, clip_features(y[:, W:], side="entry", **KW), **KW)
     # The same tones restarted a quarter period or more out of phase: the rows rolled by one.
     spliced = pair_logits(exits, clip_features(np.roll(y, 1, 0)[:, W:], side="entry", **KW),
                           **KW)
-    assert np.median(true) > -1.0 and np.median(spliced) < -4.0
+    # Closed loop: the error across the cut stays at its level inside, or jumps far above it.
+    assert np.median(true[:, :2]) > -1.0 and np.median(spliced[:, :2]) < -4.0
+    # Reach: three steady partials are foretold 2 ms ahead to within a small fraction of
+    # their energy (median error under 1 %); another row's tones are not foretold.
+    assert np.min(true[:, 2:]) > 2.0 and np.median(true[:, 2:]) > np.log(100)
+    assert np.median(spliced[:, 2:]) < 0.0
     assert np.all(true.sum(1) > spliced.sum(1))
 
 
@@ -64,7 +71,8 @@ def test_the_very_same_song_a_period_later_is_not_a_splice(rng: np.random.Genera
     ahead = pair_logits(exits, clip_features(y[:, W + 640 : 2 * W + 640], side="entry", **KW),
                         **KW)
     off = pair_logits(exits, clip_features(y[:, W + 32 : 2 * W + 32], side="entry", **KW), **KW)
-    assert ahead.min() > -1.0 and off.max() < -4.0
+    assert ahead.min() > -1.0 and off[:, :2].max() < -4.0
+    assert ahead[:, 2:].min() > 3.0 and off[:, 2:].max() < 0.0  # half a period out: opposite
 
 
 def test_silence_and_tiny_windows(rng: np.random.Generator):
@@ -75,6 +83,7 @@ def test_silence_and_tiny_windows(rng: np.random.Generator):
     loud = clip_features(_tones(rng, 2, W), side="entry", **KW)
     z = pair_logits(clip_features(zeros, side="exit", **KW), loud, **KW)
     assert np.all(np.isfinite(z)) and z[:, 0].max() < -4.0  # sound out of silence: a splice
+    assert np.all(np.abs(z[:, 2]) < 1e-6)  # silence foretells nothing, right or wrong
     with pytest.raises(ValueError, match="splice features need"):
         clip_features(zeros[:, :40], side="exit", **KW)
 
@@ -84,7 +93,10 @@ def test_trained_model_weighs_the_splice_term_and_it_finds_true_continuations(
     from ranking.evaluate import build_eval_set, evaluate
 
     model = ContinuationModel.load(trained_model_path)
-    assert model.config.splice_size and np.all(model.net.splice_cal.numpy() > 0)
+    # Closed loop carries the weight on generated music; reach, collinear with it there, may
+    # take a little either way.
+    d = model.net.splice_cal.numpy()
+    assert model.config.splice_size and np.all(d[:2] > 0) and d[2:].sum() > -0.1
     ev = build_eval_set(make_tracks(6, seed=97), clip_hops=CFG.clip_hops, hop=CFG.hop,
                         sr=CFG.sr, n_anchors=40)
     result = evaluate(model, ev, baselines=False)
@@ -109,6 +121,13 @@ def test_recalibrating_an_older_model_gives_what_training_with_splice_gives(
         assert bool((got[k] == want[k]).all()), k
     with pytest.raises(ValueError, match="only the splice"):
         recalibrate(older, synthetic_tracks[16:], model_cfg=ModelConfig(dim=64), cfg=cfg)
+    # A model from before the reach logits (two splice weights) gains them the same way.
+    closed = recalibrate(new, synthetic_tracks[16:], model_cfg=replace(CFG, splice_reach=0),
+                         cfg=cfg)
+    assert closed.net.splice_cal.shape == (2,) and closed.config.splice_size < CFG.splice_size
+    again = recalibrate(closed, synthetic_tracks[16:], model_cfg=CFG, cfg=cfg).net.state_dict()
+    for k in want:
+        assert bool((again[k] == want[k]).all()), k
 
 
 @pytest.mark.parametrize("sr", [16000, 22050, 44100, 48000])
