@@ -179,8 +179,12 @@ def show(ctx: click.Context, track: str, as_json: bool) -> None:
         cues = store.cues(t.id)
         failures = store.failures(path=t.path)
     if as_json:
+        from radio.tagvote import vote_of
+
+        found = vote_of(_settings(ctx), t.id)
         _echo_json({**asdict(t), "cues": [asdict(c) for c in cues],
-                    "failures": [asdict(f) for f in failures]})
+                    "failures": [asdict(f) for f in failures],
+                    "voted": asdict(found) if found is not None else None})
         return
     console = Console()
     console.print(Text(f"{t.id}  {t.title}", style="bold"))

@@ -266,12 +266,18 @@ def tag_votes(settings: Settings) -> dict[int, TagVote]:
         db.close()
 
 
+def vote_of(settings: Settings, track_id: int) -> TagVote | None:
+    """For `radio show`: the stored vote for one song, or None (none stored, or the table is
+    unreadable: evidence is a courtesy, and a damaged table must not break `radio show`)."""
+    try:
+        return tag_votes(settings).get(track_id)
+    except (OSError, ValueError, KeyError, sqlite3.DatabaseError):
+        return None
+
+
 def show_vote(settings: Settings, track_id: int, echo: Callable[[str], None]) -> None:
     """For `radio show`: one line saying which tags were guessed and why (nothing if none)."""
-    try:
-        found = tag_votes(settings).get(track_id)
-    except (OSError, ValueError, KeyError, sqlite3.DatabaseError):
-        return  # evidence is a courtesy: a damaged table must not break `radio show`
+    found = vote_of(settings, track_id)
     if found is not None:
         echo(f"  voted     {found.explain()}")
 

@@ -99,5 +99,12 @@ def test_guessed_tags_reach_the_document_and_radio_show(library: Settings) -> No
     assert index.lexical().scores("electronic")[index.ids.index(untagged)] > 0
     shown = CliRunner().invoke(cli, ["show", "track05"])
     assert shown.exit_code == 0 and "guessed electronic" in shown.stdout
+    data = json.loads(CliRunner().invoke(cli, ["show", "track05", "--json"]).stdout)
+    voted = data["voted"]  # the same evidence, for scripts
+    assert voted["tags"] == ["electronic"] and voted["method"] == "cues"
+    assert {n["title"] for n in voted["neighbours"][:2]} == {"Neon Grid", "Circuit Rain"}
+    assert voted["shares"]["electronic"] > 0.5
+    tagged = json.loads(CliRunner().invoke(cli, ["show", "Neon Grid", "--json"]).stdout)
+    assert tagged["voted"] is None  # a song with its own tags was not voted on
     listed = CliRunner().invoke(cli, ["tag-votes", "--json"])
     assert json.loads(listed.stdout)["votes"][0]["tags"] == ["electronic"]
