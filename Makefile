@@ -7,10 +7,13 @@ DEMO_CACHE ?= music-cache
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test bench lint system venv install dev clean
+.PHONY: demo test bench lint system system-dev venv install dev clean
 
-system:
+system:  # what running a station needs
 	@bash scripts/system-deps.sh
+
+system-dev:  # and what the tests and benchmarks need too (MIDI rendering, browsers)
+	@bash scripts/system-deps.sh --dev
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,7 +22,7 @@ $(BIN)/python:
 install: system $(BIN)/python
 	$(BIN)/pip install -q -e .
 
-dev: system $(BIN)/python
+dev: system-dev $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 
 demo: install
