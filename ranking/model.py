@@ -23,7 +23,8 @@ log-mel frames either side of the cut (`Seam`), and a second one over 16 ms wind
 right at the cut (`FineSeam`), which sees what rings on or stops at the cut itself, where the
 coarse frames blur it. A third term has no weights of its own: splice continuity
 (`ranking.splice`), which asks whether the waveform itself runs on across the cut, as only a
-true continuation's does (two logits: forward and backward in time). All the logits (the coarse
+true continuation's does (closed-loop prediction across the cut and the reach of A's own
+continuation into B, each forward and backward in time: four logits). All the logits (the coarse
 one includes the towers' inner product) are summed under one logistic calibration fitted on
 held-out pairs.
 
