@@ -13,9 +13,9 @@ prediction measures this directly, in two ways.
   longer stretch of A, is run on alone past the cut (A's own continuation, no B samples fed
   back) for ``reach`` samples, and compared with what B actually starts with: the log of B's
   energy over the error. A true continuation is predicted from A; a splice is not. Where dense
-  or noisy music drowns the one-sample break (a 64 kbit/s Vorbis soundtrack of drums and
-  synths: the closed-loop error inside A is already high), the partials that A carries on
-  still give it away over a few milliseconds.
+  or noisy music drowns the one-sample break (drums and synths whose closed-loop error inside
+  A is already high), the partials that A carries on still give it away over a few
+  milliseconds.
 
 Both run backwards as well: from B's first samples, back in time into A's last ones. The two
 (or, with reach, four) logits are the splice features of a pair. They carry no learned
@@ -154,9 +154,11 @@ def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) 
     x = np.asarray(y, dtype=np.float64)
     if side == "entry":
         x = x[:, ::-1]  # predict backwards in time: the cut is at the end either way
-    if x.ndim != 2 or x.shape[1] < spec.width or spec.window <= 2 * spec.order:
-        raise ValueError(f"splice features need (n, >= {spec.width}) samples and a window "
-                         f"over twice the order, got {x.shape} for {spec}")
+    short = spec.window <= 2 * spec.order or (spec.reach and
+                                              spec.reach_window <= 2 * spec.reach_order)
+    if x.ndim != 2 or x.shape[1] < spec.width or short:
+        raise ValueError(f"splice features need (n, >= {spec.width}) samples and windows "
+                         f"over twice their orders, got {x.shape} for {spec}")
     near = x[:, -spec.window :]
     a = _predictor(near, spec.order)
     inside = np.log(_residual_energy(a, near) + _FLOOR)

@@ -86,6 +86,8 @@ def test_silence_and_tiny_windows(rng: np.random.Generator):
     assert np.all(np.abs(z[:, 2]) < 1e-6)  # silence foretells nothing, right or wrong
     with pytest.raises(ValueError, match="splice features need"):
         clip_features(zeros[:, :40], side="exit", **KW)
+    with pytest.raises(ValueError, match="windows over twice their orders"):
+        clip_features(zeros, side="exit", spec=replace(SPEC, reach_order=W // 2))
 
 
 def test_trained_model_weighs_the_splice_term_and_it_finds_true_continuations(
