@@ -88,9 +88,11 @@ def _mel_job(args: tuple[str, str, Path, ModelConfig, float, bool]
 
 def load_model_inputs(settings: Settings, *, cfg: ModelConfig, holdout: Sequence[str] = (),
                       keep_audio: bool = False, workers: int | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> ModelInputs:
+                      progress: Callable[[int, int], None] | None = None,
+                      only: Callable[[Sequence[Track]], Sequence[Track]] | None = None
+                      ) -> ModelInputs:
     """Every ok track of the store as a `TrackMel` (keyed by content hash), split into train
-    and held-out test.
+    and held-out test; with ``only``, the tracks it picks from the store's list.
 
     Test tracks keep their audio (evaluation scores raw clips, as the public API does);
     ``keep_audio`` keeps every track's.
@@ -99,9 +101,10 @@ def load_model_inputs(settings: Settings, *, cfg: ModelConfig, holdout: Sequence
     cache.mkdir(parents=True, exist_ok=True)
     with Store(settings) as store:
         tracks = store.tracks()
+        if not tracks:
+            raise RadioError("the library is empty; run `radio ingest PATH` first")
+        tracks = list(only(tracks)) if only is not None else tracks
         beats = {t.id: store.features(t).beats for t in tracks}
-    if not tracks:
-        raise RadioError("the library is empty; run `radio ingest PATH` first")
     held = {t.id for t in tracks if is_held_out(t, holdout)}
     if holdout and not held:
         raise RadioError(f"no track matches --holdout {list(holdout)}; see `radio tracks`")

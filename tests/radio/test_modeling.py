@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from click.testing import CliRunner
 
 from radio.cli import cli
@@ -92,6 +93,25 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     # evaluating on training music is refused
     res = runner.invoke(cli, ["--home", str(home), "eval", "--holdout", "alpha"])
     assert res.exit_code == 1 and "used to train" in res.output
+
+    # Calibrating on the library's own songs takes only those the model never learned from
+    # (the held-out album), records them, and then will not evaluate on them.
+    lib_path = home / "library-calibrated.pt"
+    res = runner.invoke(cli, ["--home", str(home), "calibrate", "--library", "--tracks", "4",
+                              "--out", str(lib_path), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["library_tracks"] == 4
+    adapted = ContinuationModel.load(lib_path)
+    gamma = {t.track_id for t in load_model_inputs(settings, cfg=ModelConfig(),
+                                                   holdout=["gamma"], workers=1).test}
+    assert set(adapted.meta["calibration_track_hashes"]) == gamma
+    assert not torch.equal(adapted.net.seam_cal, ContinuationModel.load(
+        model_path(settings)).net.seam_cal)
+    res = runner.invoke(cli, ["--home", str(home), "eval", "--model", str(lib_path)])
+    assert res.exit_code == 1 and "used to train or calibrate" in res.output
+    res = runner.invoke(cli, ["--home", str(home), "calibrate", "--library", "--model",
+                              str(lib_path), "--out", str(home / "again-lib.pt")])
+    assert res.exit_code == 1 and "needs at least 4 songs" in res.output
 
     res = runner.invoke(cli, ["--home", str(home), "embed", "--json"])
     assert res.exit_code == 0, res.output
