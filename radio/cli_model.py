@@ -137,7 +137,7 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     result is the model `radio train` would now write from the same run. With --library it
     uses this library's songs instead (those the model never learned from), so that its
     probabilities hold on this music: on a soundtrack unlike the training corpus, this took
-    the calibration error from about 0.08 to 0.03-0.04 (BENCHMARKS.md).
+    the calibration error from about 0.08 to 0.025-0.044 (BENCHMARKS.md).
     """
     from radio.errors import RadioError
     from radio.modeling import model_path, resolve_model
