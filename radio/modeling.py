@@ -31,7 +31,7 @@ from radio.errors import RadioError
 from radio.records import Track
 from radio.store import Store
 from ranking.index import CueIndex
-from ranking.model import ContinuationModel, ModelConfig
+from ranking.model import CALIBRATION_STATE, ContinuationModel, ModelConfig
 from ranking.pairs import TrackMel, beat_cut_frames
 
 if TYPE_CHECKING:
@@ -145,9 +145,12 @@ def resolve_model(settings: Settings, model_file: Path | None = None) -> Continu
 
 
 def model_id(model: ContinuationModel) -> str:
-    """A fingerprint of the weights: indexes built by another model are rebuilt."""
+    """A fingerprint of the weights the vectors come from: indexes (and sponsor vectors) built
+    by another model are rebuilt. Recalibrating leaves it as it is (`CALIBRATION_STATE`)."""
     h = hashlib.sha256()
     for name, tensor in sorted(model.net.state_dict().items()):
+        if name in CALIBRATION_STATE:
+            continue
         h.update(name.encode())
         h.update(tensor.detach().cpu().numpy().tobytes())
     return h.hexdigest()[:16]

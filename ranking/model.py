@@ -50,7 +50,11 @@ from torch import nn
 from ranking import splice
 from ranking.errors import ClipError, ModelLoadError
 
-__all__ = ["ContinuationModel", "LogMel", "ModelConfig", "prepare_clip"]
+__all__ = ["CALIBRATION_STATE", "ContinuationModel", "LogMel", "ModelConfig", "prepare_clip"]
+
+# The net's state that calibration (`ranking.train.recalibrate`) rewrites. Embeddings do not
+# depend on it: the towers' vectors are L2-normalised before scale and bias apply.
+CALIBRATION_STATE = frozenset({"log_scale", "bias", "seam_cal", "fine_cal", "splice_cal"})
 
 DEFAULT_WEIGHTS = "continuation.pt"
 

@@ -105,8 +105,15 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     gamma = {t.track_id for t in load_model_inputs(settings, cfg=ModelConfig(),
                                                    holdout=["gamma"], workers=1).test}
     assert set(adapted.meta["calibration_track_hashes"]) == gamma
-    assert not torch.equal(adapted.net.seam_cal, ContinuationModel.load(
-        model_path(settings)).net.seam_cal)
+    trained_model = ContinuationModel.load(model_path(settings))
+    assert not torch.equal(adapted.net.seam_cal, trained_model.net.seam_cal)
+    from radio.modeling import model_id
+
+    # Same towers, same vectors: the cue index built for one serves the other.
+    assert model_id(adapted) == model_id(trained_model)
+    with torch.no_grad():
+        next(trained_model.net.exit_tower.parameters()).add_(1e-3)
+    assert model_id(adapted) != model_id(trained_model)
     res = runner.invoke(cli, ["--home", str(home), "eval", "--model", str(lib_path)])
     assert res.exit_code == 1 and "used to train or calibrate" in res.output
     res = runner.invoke(cli, ["--home", str(home), "calibrate", "--library", "--model",
