@@ -145,11 +145,12 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     from ranking.pairs import split_tracks
 
     settings = _settings(ctx)
+    model = (resolve_model(settings, model_file) if on_library
+             else ContinuationModel.load(model_file or model_path(settings)))
+    tcfg = _train_config(model)
+    mcfg = _splice_now(model)
     if on_library:
-        model = resolve_model(settings, model_file)
-        seen = set(model.meta.get("train_track_hashes", ())) | set(
-            model.meta.get("calibration_track_hashes", ()))
-        tcfg = _train_config(model)
+        seen = _learned_from(model)
 
         def pick(tracks: Sequence[Track]) -> list[Track]:  # a seeded pick of unseen songs
             import numpy as np
@@ -159,26 +160,31 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
             keep = np.random.default_rng(tcfg.seed).permutation(len(fresh))[:n_tracks]
             return [fresh[i] for i in sorted(keep.tolist())]
 
-        songs = _decode_for_calibration(settings, model, only=pick).train
+        songs = _decode_for_calibration(settings, mcfg, only=pick).train
         if len(songs) < 4:
             raise RadioError("calibrating on this library needs at least 4 songs the model has "
                              f"not learned from; it has {len(songs)}")
-        _refit(model, songs, out or model_path(settings), as_json, "library_tracks",
-               record=True)
+        _refit(model, songs, mcfg, tcfg, out or model_path(settings), as_json,
+               "library_tracks", record=True)
         return
     src = model_file or model_path(settings)
-    model = ContinuationModel.load(src)
     if not model.meta.get("train_config") or "train_track_hashes" not in model.meta:
         raise RadioError(f"{src} does not record how it was trained; retrain it with "
                          "`radio train`")
-    inputs = _decode_for_calibration(settings, model,
+    inputs = _decode_for_calibration(settings, mcfg,
                                      holdout=tuple(model.meta.get("holdout", ())))
-    _, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=_train_config(model).seed)
+    _, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=tcfg.seed)
     trained = set(model.meta["train_track_hashes"])
     if not val or any(t.track_id not in trained for t in val):
         raise RadioError(f"this library is not the one {src} was trained on: its calibration "
                          "tracks differ; retrain with `radio train`")
-    _refit(model, val, out or src, as_json, "val_tracks", record=False)
+    _refit(model, val, mcfg, tcfg, out or src, as_json, "val_tracks", record=False)
+
+
+def _learned_from(model: ContinuationModel) -> set[str]:
+    """Content hashes of the songs the model was trained or calibrated on."""
+    return set(model.meta.get("train_track_hashes", ())) | set(
+        model.meta.get("calibration_track_hashes", ()))
 
 
 def _train_config(model: ContinuationModel) -> TrainConfig:
@@ -202,25 +208,25 @@ def _splice_now(model: ContinuationModel) -> ModelConfig:
                                     if k.startswith("splice_")})
 
 
-def _decode_for_calibration(settings: Settings, model: ContinuationModel,
+def _decode_for_calibration(settings: Settings, mcfg: ModelConfig,
                             **kwargs: Any) -> ModelInputs:
     from radio.modeling import load_model_inputs
 
     with _bar("decode") as bar:
         task = bar.add_task("decode", total=None, info="")
-        return load_model_inputs(settings, cfg=_splice_now(model), keep_audio=True,
+        return load_model_inputs(settings, cfg=mcfg, keep_audio=True,
                                  progress=lambda d, t: bar.update(task, completed=d, total=t),
                                  **kwargs)
 
 
-def _refit(model: ContinuationModel, tracks: Sequence[TrackMel], dest: Path, as_json: bool,
-           count_key: str, *, record: bool) -> None:
-    """Recalibrate on ``tracks``, save to ``dest`` (recording the tracks when ``record``),
-    and report."""
+def _refit(model: ContinuationModel, tracks: Sequence[TrackMel], mcfg: ModelConfig,
+           tcfg: TrainConfig, dest: Path, as_json: bool, count_key: str, *,
+           record: bool) -> None:
+    """Recalibrate on ``tracks`` under ``mcfg``, save to ``dest`` (recording the tracks when
+    ``record``), and report."""
     from ranking.train import recalibrate
 
-    mcfg = _splice_now(model)
-    result = recalibrate(model, tracks, model_cfg=mcfg, cfg=_train_config(model))
+    result = recalibrate(model, tracks, model_cfg=mcfg, cfg=tcfg)
     if record:
         result.meta["calibration_track_hashes"] = sorted(t.track_id for t in tracks)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -259,8 +265,7 @@ def eval_cmd(ctx: click.Context, model_file: Path | None, holdout: tuple[str, ..
     cfg = model.config
     inputs = load_model_inputs(settings, cfg=cfg, holdout=patterns, keep_audio=not patterns)
     test = inputs.test if patterns else inputs.train
-    trained_on = set(model.meta.get("train_track_hashes", ())) | set(
-        model.meta.get("calibration_track_hashes", ()))
+    trained_on = _learned_from(model)
     leaked = [t.track_id for t in test if t.track_id in trained_on]
     if leaked:
         raise RadioError(f"{len(leaked)} evaluation tracks were used to train or calibrate "
