@@ -24,9 +24,9 @@ right at the cut (`FineSeam`), which sees what rings on or stops at the cut itse
 coarse frames blur it. A third term has no weights of its own: splice continuity
 (`ranking.splice`), which asks whether the waveform itself runs on across the cut, as only a
 true continuation's does (closed-loop prediction across the cut and the reach of A's own
-continuation into B, each forward and backward in time: four logits). All the logits (the coarse
-one includes the towers' inner product) are summed under one logistic calibration fitted on
-held-out pairs.
+continuation into B, each forward and backward in time, and whether the same partials ring on
+both sides: five logits). All the logits (the coarse one includes the towers' inner product)
+are summed under one logistic calibration fitted on held-out pairs.
 
 This file holds the model and its config; training lives in `ranking.train`. It never imports
 `radio` or `server`, and never opens audio files.
@@ -91,15 +91,21 @@ class ModelConfig:
     # Splice continuity (`ranking.splice`): a linear predictor of order ``splice_order`` fitted
     # to ``splice_window`` samples at the cut, its error measured over ``splice_span`` samples
     # across it; and one of order ``splice_reach_order`` fitted to ``splice_reach_window``
-    # samples, run on alone for ``splice_reach`` samples past the cut. No weights of their own,
-    # only a calibrated share of the logit. ``splice_order`` 0 turns the term off,
-    # ``splice_reach`` 0 its reach. It needs the seam re-ranker.
+    # samples, run on alone for ``splice_reach`` samples past the cut; and the tone spectra
+    # (peaks above the envelope, ``splice_tone_fmin``-``splice_tone_fmax`` Hz) of
+    # ``splice_tone`` samples each side. No weights of their own, only a calibrated share of
+    # the logit. ``splice_order`` 0 turns the term off, ``splice_reach`` 0 its reach and
+    # ``splice_tone`` 0 its tone. It needs the seam re-ranker.
     splice_order: int = 32
     splice_window: int = 512
     splice_span: int = 8
     splice_reach: int = 32
     splice_reach_order: int = 64
     splice_reach_window: int = 1024
+    splice_tone: int = 2048  # 128 ms: 7.8 Hz bins
+    splice_tone_smooth: int = 33  # bins (258 Hz) of the spectral envelope's running mean
+    splice_tone_fmin: float = 50.0
+    splice_tone_fmax: float = 5000.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -108,6 +114,7 @@ class ModelConfig:
         fixed.setdefault("fine_frames", 0)  # checkpoints from before the fine seam have none
         fixed.setdefault("splice_order", 0)  # nor those from before the splice term
         fixed.setdefault("splice_reach", 0)  # nor those from before its reach
+        fixed.setdefault("splice_tone", 0)  # nor those from before its tone
         return cls(**fixed)
 
     @property
@@ -137,10 +144,14 @@ class ModelConfig:
     @property
     def splice(self) -> splice.Spec:
         """The splice term's settings, as `ranking.splice` takes them."""
+        n = self.splice_tone
+        band = (math.ceil(self.splice_tone_fmin * n / self.sr),
+                min(math.floor(self.splice_tone_fmax * n / self.sr), n // 2) + 1)
         return splice.Spec(order=self.splice_order, window=self.splice_window,
                            span=self.splice_span, reach=self.splice_reach,
                            reach_order=self.splice_reach_order,
-                           reach_window=self.splice_reach_window)
+                           reach_window=self.splice_reach_window, tone=n,
+                           tone_smooth=self.splice_tone_smooth, tone_band=band if n else (0, 0))
 
     @property
     def splice_size(self) -> int:
@@ -549,9 +560,9 @@ class ContinuationModel:
         return z, zf
 
     def splice_logits(self, seam_a: np.ndarray, seam_b: np.ndarray) -> np.ndarray:
-        """(n, 2 or 4) uncalibrated splice continuity (closed loop forward and backward, then
-        reach likewise where the model has it) for paired rows of stored seam features
-        (`ranking.splice.pair_logits`); (n, 2) zeros without the splice term."""
+        """(n, 2 to 5) uncalibrated splice continuity (closed loop forward and backward, then
+        reach likewise and tone where the model has them) for paired rows of stored seam
+        features (`ranking.splice.pair_logits`); (n, 2) zeros without the splice term."""
         cfg = self.config
         if not cfg.splice_size:
             return np.zeros((len(seam_a), 2))

@@ -1,8 +1,9 @@
 """Splice continuity: does the waveform run on across the cut, or is it a splice?
 
 A true continuation carries the very same vibrations on past the cut; a clip from elsewhere,
-even the same bar of the same song eight seconds later, starts them at another phase. Linear
-prediction measures this directly, in two ways.
+even the same bar of the same song eight seconds later, starts them at another phase, and
+most often with other notes. Linear prediction measures the first directly, in two ways, and
+a fine-grained spectrum the second.
 
 - **Closed loop** (``order``, ``window``, ``span``): a short-term predictor is fitted to A's
   last ``window`` samples. It then predicts B's first ``span`` samples from the samples before
@@ -17,16 +18,27 @@ prediction measures this directly, in two ways.
   A is already high), the partials that A carries on still give it away over a few
   milliseconds.
 
-Both run backwards as well: from B's first samples, back in time into A's last ones. The two
-(or, with reach, four) logits are the splice features of a pair. They carry no learned
-weights. The model (`ranking.model`) adds them to its re-ranker's logit with weights fitted by
-the same logistic calibration as the other terms, so their share of the probability is
-learned on held-out pairs. On their own they are a no-learning reference in
-`ranking.evaluate`.
+Both predictors run backwards as well: from B's first samples, back in time into A's last ones.
 
-Per clip, only the predictors' results are kept (`clip_features`): the closed-loop predictor,
-its in-window error, the samples at the cut and the reach continuation; pairs then score from
-stored rows (`pair_logits`), like the seam frames. Arrays in, arrays out: no torch, no files.
+- **Tone** (``tone``, ``tone_smooth``, ``tone_band``): which pitches sound on both sides. The
+  log-magnitude spectrum of A's last ``tone`` samples and of B's first, at the FFT's full
+  resolution (7.8 Hz bins for 128 ms at 16 kHz), has its spectral envelope (a running mean over
+  ``tone_smooth`` bins) taken away and only what stands above it kept: the peaks, the partials
+  of the notes sounding, not the timbre. The logit is the Fisher z of their correlation. A
+  chord held over the cut keeps its partials; a clip from elsewhere, even the same
+  instruments in the same key, has other notes ringing. Phase plays no part, so this still
+  speaks where an onset right at the cut drowns the waveform's own continuation.
+
+The two closed-loop logits (four with reach, and one more with tone) are the splice features
+of a pair. They carry no learned weights. The model (`ranking.model`) adds them to its
+re-ranker's logit with weights fitted by the same logistic calibration as the other terms, so
+their share of the probability is learned on held-out pairs. On their own they are a
+no-learning reference in `ranking.evaluate`.
+
+Per clip, only the results are kept (`clip_features`): the closed-loop predictor, its
+in-window error, the samples at the cut, the reach continuation and the tone spectrum; pairs
+then score from stored rows (`pair_logits`), like the seam frames. Arrays in, arrays out: no
+torch, no files.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from typing import Literal
 import numpy as np
 import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import uniform_filter1d
 
 __all__ = ["Spec", "clip_features", "extrapolate", "pair_logits"]
 
@@ -59,11 +72,19 @@ class Spec:
     reach: int = 0  # samples the reach predictor runs on past the cut; 0: no reach logits
     reach_order: int = 64
     reach_window: int = 1024
+    tone: int = 0  # samples each side whose spectra are compared; 0: no tone logit
+    tone_smooth: int = 33  # bins of the running mean taken as the spectral envelope
+    tone_band: tuple[int, int] = (0, 0)  # FFT bins [lo, hi) compared
+
+    @property
+    def tone_bins(self) -> int:
+        """Length of one clip's tone spectrum (0 without the tone logit)."""
+        return self.tone_band[1] - self.tone_band[0] if self.tone else 0
 
     @property
     def width(self) -> int:
         """Samples of audio next to the cut that one clip's features read."""
-        return max(self.window, self.reach_window if self.reach else 0)
+        return max(self.window, self.reach_window if self.reach else 0, self.tone)
 
     @property
     def edge(self) -> int:
@@ -73,13 +94,13 @@ class Spec:
 
     @property
     def size(self) -> int:
-        """Length of one clip's features: predictor, log error, edge samples, reach."""
-        return self.order + 1 + self.edge + self.reach
+        """Length of one clip's features: predictor, log error, edge samples, reach, tone."""
+        return self.order + 1 + self.edge + self.reach + self.tone_bins
 
     @property
     def n_logits(self) -> int:
-        """Logits per pair: closed loop forward and backward, then reach likewise."""
-        return 4 if self.reach else 2
+        """Logits per pair: closed loop forward and backward, reach likewise, then tone."""
+        return 2 + (2 if self.reach else 0) + (1 if self.tone else 0)
 
 
 def _levinson(r: np.ndarray, order: int) -> np.ndarray:
@@ -129,6 +150,21 @@ def _continue(x: np.ndarray, a: np.ndarray, count: int) -> np.ndarray:
     return out
 
 
+def _tone_spectrum(x: np.ndarray, spec: Spec) -> np.ndarray:
+    """Rows of audio (n, ``spec.tone``), the cut at the end -> (n, ``spec.tone_bins``): the
+    log-magnitude spectrum's peaks above its envelope, centred and L2-normalised (zeros for
+    silence, which has no partials)."""
+    lo, hi = spec.tone_band
+    mag = np.abs(np.fft.rfft(x * np.hanning(x.shape[1]), axis=1))[:, lo:hi]
+    logmag = np.log(mag + 1e-4)  # about -80 dB of a full-scale sine's peak: below, no partial
+    peaks = np.maximum(logmag - uniform_filter1d(logmag, spec.tone_smooth, axis=1,
+                                                 mode="nearest"), 0.0)
+    peaks -= peaks.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(peaks, axis=1, keepdims=True)
+    out: np.ndarray = np.divide(peaks, norm, out=np.zeros_like(peaks), where=norm > 1e-6)
+    return out
+
+
 def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) -> np.ndarray:
     """Splice features of clips at their cut: (n, ``spec.size``) float32.
 
@@ -149,13 +185,18 @@ def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) 
         Per row: the closed-loop predictor's coefficients a[1..order] (run forward for exits,
         backward in time for entries), the log mean squared error it leaves inside its window,
         the ``spec.edge`` samples nearest the cut, nearest last (time reversed for entries),
-        then the reach predictor's ``spec.reach`` samples past the cut, nearest first.
+        then the reach predictor's ``spec.reach`` samples past the cut, nearest first, then
+        the tone spectrum of the ``spec.tone`` samples nearest the cut.
     """
     x = np.asarray(y, dtype=np.float64)
     if side == "entry":
         x = x[:, ::-1]  # predict backwards in time: the cut is at the end either way
-    short = spec.window <= 2 * spec.order or (spec.reach and
-                                              spec.reach_window <= 2 * spec.reach_order)
+    short = spec.window <= 2 * spec.order or bool(spec.reach and
+                                                  spec.reach_window <= 2 * spec.reach_order)
+    lo, hi = spec.tone_band
+    if spec.tone and not 0 <= lo < hi <= spec.tone // 2 + 1:
+        raise ValueError(f"tone band {spec.tone_band} lies outside a {spec.tone}-point "
+                         "spectrum")
     if x.ndim != 2 or x.shape[1] < spec.width or short:
         raise ValueError(f"splice features need (n, >= {spec.width}) samples and windows "
                          f"over twice their orders, got {x.shape} for {spec}")
@@ -166,6 +207,8 @@ def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) 
     if spec.reach:
         far = x[:, -spec.reach_window :]
         parts.append(_continue(far, _predictor(far, spec.reach_order), spec.reach))
+    if spec.tone:
+        parts.append(_tone_spectrum(x[:, -spec.tone :], spec))
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -176,12 +219,15 @@ def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, spec: Spec) -> np.nd
     clip, forward (A's predictor into B) and backward (B's predictor into A); near 0 for a true
     continuation, negative at a splice. Reach: the log ratio of the other side's energy over the
     reach predictor's error on it, forward and backward; positive where A's continuation
-    foretells B, 0 or below at a splice.
+    foretells B, 0 or below at a splice. Tone: the Fisher z of the correlation of the two tone
+    spectra, high where the same partials ring on both sides, near 0 for unrelated notes
+    (and exactly 0 next to silence).
     """
     fa = exit_f.astype(np.float64)
     fb = entry_f.astype(np.float64)
     order, span, reach = spec.order, spec.span, spec.reach
     edge = slice(order + 1, order + 1 + spec.edge)
+    end = order + 1 + spec.edge + reach  # where the reach continuation ends
     ones = np.ones((len(fa), 1))
     out = np.empty((len(fa), spec.n_logits))
     for col, (own, other) in enumerate(((fa, fb), (fb, fa))):
@@ -191,10 +237,13 @@ def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, spec: Spec) -> np.nd
         across = _residual_energy(a, np.concatenate([before, after[:, :span]], axis=1))
         out[:, col] = own[:, order] - np.log(across + _FLOOR)
         if reach:
-            guess = own[:, -reach:]
+            guess = own[:, end - reach : end]
             actual = after[:, :reach]
             out[:, 2 + col] = (np.log(np.mean(actual * actual, axis=1) + _FLOOR)
                                - np.log(np.mean((actual - guess) ** 2, axis=1) + _FLOOR))
+    if spec.tone:
+        r = np.einsum("ij,ij->i", fa[:, end:], fb[:, end:])
+        out[:, -1] = np.arctanh(np.clip(r, -0.999, 0.999))
     bounded: np.ndarray = np.clip(out, -_BOUND, _BOUND)
     return bounded
 

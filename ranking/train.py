@@ -164,7 +164,7 @@ def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, 
                  kind: str, *, audio: bool = False) -> dict[str, np.ndarray]:
     """For n positives and n negatives of ``kind``: tower inner products (``dot``), coarse seam
     logits (``seam``) and, with ``audio``, the terms read from audio at the cut: fine seam
-    logits (``fine``) and splice logits (``splice``, 2 or 4 columns), where the model has them;
+    logits (``fine``) and splice logits (``splice``, 2 to 5 columns), where the model has them;
     each as ``(pos, neg)`` arrays under ``KEY_pos`` / ``KEY_neg``."""
     out: dict[str, list[np.ndarray]] = {}
 

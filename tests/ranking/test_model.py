@@ -107,7 +107,8 @@ def test_seam_re_ranker_scores_from_stored_features_equal_scores_from_clips():
     assert CFG.seam_size == (CFG.n_mels * CFG.seam_frames + CFG.fine_mels * CFG.fine_frames
                              + CFG.splice_order + 1
                              + max(CFG.splice_order, CFG.splice_span, CFG.splice_reach)
-                             + CFG.splice_reach)
+                             + CFG.splice_reach
+                             + 634)  # tone: 2048-point bins 7-640, 54.7 Hz to 5 kHz
     np.testing.assert_allclose(model.score_features(e_a, s_a, e_b, s_b),
                                model.score_pairs(clips, clips[::-1], 22050), atol=1e-6)
 

@@ -48,7 +48,7 @@ def test_a_waveform_that_runs_on_scores_near_zero_and_a_splice_far_below(
         rng: np.random.Generator):
     y = _tones(rng, 20, 2 * W)
     exits = clip_features(y[:, :W], side="exit", **KW)
-    assert exits.shape == (20, SPEC.size) and SPEC.n_logits == 4
+    assert exits.shape == (20, SPEC.size) and SPEC.n_logits == 5
     true = pair_logits(exits, clip_features(y[:, W:], side="entry", **KW), **KW)
     # The same tones restarted a quarter period or more out of phase: the rows rolled by one.
     spliced = pair_logits(exits, clip_features(np.roll(y, 1, 0)[:, W:], side="entry", **KW),
@@ -57,8 +57,13 @@ def test_a_waveform_that_runs_on_scores_near_zero_and_a_splice_far_below(
     assert np.median(true[:, :2]) > -1.0 and np.median(spliced[:, :2]) < -4.0
     # Reach: three steady partials are foretold 2 ms ahead to within a small fraction of
     # their energy (median error under 1 %); another row's tones are not foretold.
-    assert np.min(true[:, 2:]) > 2.0 and np.median(true[:, 2:]) > np.log(100)
-    assert np.median(spliced[:, 2:]) < 0.0
+    assert np.min(true[:, 2:4]) > 2.0 and np.median(true[:, 2:4]) > np.log(100)
+    assert np.median(spliced[:, 2:4]) < 0.0
+    # Tone: the same three partials ring on both sides; another row's random partials hardly
+    # overlap theirs. (The noise floor's own ripples, independent on each side, keep even
+    # steady tones' correlation near 0.8.)
+    assert np.min(true[:, 4]) > np.arctanh(0.6) and np.median(true[:, 4]) > np.arctanh(0.8)
+    assert np.median(np.abs(spliced[:, 4])) < 0.2
     assert np.all(true.sum(1) > spliced.sum(1))
 
 
@@ -72,7 +77,35 @@ def test_the_very_same_song_a_period_later_is_not_a_splice(rng: np.random.Genera
                         **KW)
     off = pair_logits(exits, clip_features(y[:, W + 32 : 2 * W + 32], side="entry", **KW), **KW)
     assert ahead.min() > -1.0 and off[:, :2].max() < -4.0
-    assert ahead[:, 2:].min() > 3.0 and off[:, 2:].max() < 0.0  # half a period out: opposite
+    assert ahead[:, 2:4].min() > 3.0 and off[:, 2:4].max() < 0.0  # half a period out: opposite
+    # Tone hears which pitches sound, not their phase: the same note either way.
+    assert ahead[:, 4].min() > np.arctanh(0.6) and np.abs(ahead[:, 4] - off[:, 4]).max() < 0.1
+
+
+def _notes(freqs: list[float], *, seconds: float, rng: np.random.Generator,
+           bright: float) -> np.ndarray:
+    """Struck notes (harmonics decaying at 6 dB per partial times ``bright``), random phases,
+    in a little noise, at the model's rate."""
+    t = np.arange(round(seconds * CFG.sr)) / CFG.sr
+    y = np.zeros_like(t)
+    for f in freqs:
+        for h in range(1, 6):
+            y += bright ** (h - 1) / h * np.sin(2 * np.pi * f * h * t + rng.uniform(0, 2 * np.pi))
+    y *= np.exp(-3.0 * t)
+    return (0.2 * y + 0.002 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_tone_hears_the_same_notes_across_the_cut_and_not_others(rng: np.random.Generator):
+    c_major, d_minor = [261.6, 329.6, 392.0], [293.7, 349.2, 440.0]
+    a = np.stack([_notes(c_major, seconds=0.2, rng=rng, bright=0.5)[::-1] for _ in range(4)])
+    # B strikes its chord anew, on a brighter instrument, with its own phases: the waveform
+    # does not run on, but the notes do.
+    same = np.stack([_notes(c_major, seconds=0.2, rng=rng, bright=0.8) for _ in range(4)])
+    other = np.stack([_notes(d_minor, seconds=0.2, rng=rng, bright=0.8) for _ in range(4)])
+    exits = clip_features(a, side="exit", **KW)
+    held = pair_logits(exits, clip_features(same, side="entry", **KW), **KW)[:, 4]
+    moved = pair_logits(exits, clip_features(other, side="entry", **KW), **KW)[:, 4]
+    assert held.min() > np.arctanh(0.6) and np.abs(moved).max() < np.arctanh(0.2)
 
 
 def test_silence_and_tiny_windows(rng: np.random.Generator):
@@ -84,10 +117,13 @@ def test_silence_and_tiny_windows(rng: np.random.Generator):
     z = pair_logits(clip_features(zeros, side="exit", **KW), loud, **KW)
     assert np.all(np.isfinite(z)) and z[:, 0].max() < -4.0  # sound out of silence: a splice
     assert np.all(np.abs(z[:, 2]) < 1e-6)  # silence foretells nothing, right or wrong
+    assert np.all(z[:, 4] == 0.0)  # and has no partials to share
     with pytest.raises(ValueError, match="splice features need"):
         clip_features(zeros[:, :40], side="exit", **KW)
     with pytest.raises(ValueError, match="windows over twice their orders"):
         clip_features(zeros, side="exit", spec=replace(SPEC, reach_order=W // 2))
+    with pytest.raises(ValueError, match="tone band"):
+        clip_features(zeros, side="exit", spec=replace(SPEC, tone_band=(0, W)))
 
 
 def test_trained_model_weighs_the_splice_term_and_it_finds_true_continuations(
@@ -124,7 +160,8 @@ def test_recalibrating_an_older_model_gives_what_training_with_splice_gives(
     with pytest.raises(ValueError, match="only the splice"):
         recalibrate(older, synthetic_tracks[16:], model_cfg=ModelConfig(dim=64), cfg=cfg)
     # A model from before the reach logits (two splice weights) gains them the same way.
-    closed = recalibrate(new, synthetic_tracks[16:], model_cfg=replace(CFG, splice_reach=0),
+    closed = recalibrate(new, synthetic_tracks[16:],
+                         model_cfg=replace(CFG, splice_reach=0, splice_tone=0),
                          cfg=cfg)
     assert closed.net.splice_cal.shape == (2,) and closed.config.splice_size < CFG.splice_size
     again = recalibrate(closed, synthetic_tracks[16:], model_cfg=CFG, cfg=cfg).net.state_dict()
