@@ -173,11 +173,13 @@ def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) 
     y : np.ndarray
         (n, >= ``spec.width``) float audio at the model's rate: A's last samples
         (``side="exit"``) or B's first (``"entry"``), time running forward; the predictors
-        read the ``window`` and ``reach_window`` samples nearest the cut.
+        read the ``window`` and ``reach_window`` samples nearest the cut, the tone spectrum
+        the ``tone`` nearest it.
     side : {"exit", "entry"}
         Which side of the cut the rows lie on.
     spec : Spec
-        Predictor orders and windows, and the spans compared across the cut.
+        Predictor orders and windows, the spans compared across the cut, and the tone's
+        window and band.
 
     Returns
     -------

@@ -413,7 +413,7 @@ def recalibrate(model: ContinuationModel, val_tracks: Sequence[TrackMel], *,
         raise ValueError("recalibration may change only the splice term's settings; "
                          "train a new model for anything else")
     net = ContinuationNet(new_cfg)
-    # The splice weights are refitted below (and their number changes with the reach logits).
+    # The splice weights are refitted below (their number changes with the reach and tone).
     state = {k: v for k, v in model.net.state_dict().items() if k != "splice_cal"}
     missing, unexpected = net.load_state_dict(state, strict=False)
     stray = [k for k in missing if k != "splice_cal"] + list(unexpected)
