@@ -11,9 +11,10 @@ Each job trains stage one (the towers and the coarse seam) with `ranking.train.t
 as `radio train --epochs 8 --steps 120 --batch 64` does before its second stage, with the
 config's changes; it calibrates on the fold's calibration tracks (the split `radio train`
 makes), saves the checkpoint, and scores the held-out package by the coarse seam and the towers
-on log-mel windows: `ranking.evaluate.build_eval_set`'s sampling (seed 0, 500 anchors, 9 other
-songs and 9 of the same song per anchor), on frames rather than decoded clips. Fold ``all``
-holds nothing out (the shipped model's training set) and is not scored.
+on log-mel windows: the clips `radio eval` draws (`ranking.evaluate.draw_eval_clips`: seed 0,
+500 anchors, 9 other songs and 9 of the same song per anchor), cut from frames rather than
+decoded audio. Fold ``all`` holds nothing out (the shipped model's training set) and is not
+scored.
 
 The figures are for comparing recipes in one run. The issue's figures come from `radio eval`
 on a full model: stage one from here, joined to a fine seam and recalibrated with the splice
@@ -137,73 +138,43 @@ def _tracks() -> list[tuple[list[str], Any]]:
 def _mel_eval(net: Any, test: list[Any], cfg: Any, n_anchors: int = 500,
               n_cand: int = 9) -> dict[str, dict[str, float]]:
     """R@1 and AUC of the towers' inner product and the coarse seam logit, against other songs
-    and the same song, with `ranking.evaluate.build_eval_set`'s draws."""
+    and the same song, on the clips `radio eval` draws (`ranking.evaluate.draw_eval_clips`,
+    seed 0), cut from the log-mel instead of the audio."""
     import torch
 
+    from ranking.evaluate import EvalSet, draw_eval_clips, score_structure
     from ranking.train import _Batcher
 
     usable = [t for t in test if t.cuts.size]
-    rng = np.random.default_rng(0)
-    gap = round(8.0 * cfg.sr / cfg.hop)
-    a_rows, t_rows, o_rows, s_rows = [], [], [], []
-    for _ in range(n_anchors):
-        i = int(rng.integers(len(usable)))
-        t = usable[i]
-        cut = int(t.cuts[rng.integers(t.cuts.size)])
-        a_rows.append((i, cut - cfg.clip_hops))
-        t_rows.append((i, cut))
-        o = []
-        for _ in range(n_cand):
-            k = int(rng.integers(len(usable) - 1))
-            k = k + 1 if k >= i else k
-            u = usable[k]
-            o.append((k, int(u.cuts[rng.integers(u.cuts.size)])))
-        o_rows.append(o)
-        far = t.cuts[np.abs(t.cuts - cut) >= gap]
-        picks = rng.choice(far, size=min(n_cand, far.size), replace=False) if far.size else []
-        s_rows.append([(i, int(j)) for j in picks] + [(-1, 0)] * (n_cand - len(picks)))
+    d = draw_eval_clips(usable, clip_hops=cfg.clip_hops, gap_frames=round(8.0 * cfg.sr / cfg.hop),
+                        n_anchors=n_anchors, n_cand=n_cand, seed=0)
+    mel = np.stack([usable[i].mel[:, s : s + cfg.clip_frames] for i, s in d.keys])
+    ev = EvalSet(clips=mel, anchors=d.anchors, truth=d.truth, other=d.other, same=d.same,
+                 sr=cfg.sr)
     batcher = _Batcher(net, next(net.parameters()).device)
-
-    def windows(rows: list[tuple[int, int]]) -> Any:
-        x = np.zeros((len(rows), cfg.n_mels, cfg.clip_frames), dtype=np.float32)
-        for r, (i, s) in enumerate(rows):
-            if i >= 0:
-                x[r] = usable[i].mel[:, s : s + cfg.clip_frames]
-        return batcher(x)
-
     net.eval()
     with torch.inference_mode():
-        mel_a, mel_t = windows(a_rows), windows(t_rows)
-        e_a = net.embed_exit_mel(mel_a)
-        d_true = (e_a * net.embed_entry_mel(mel_t)).sum(1)
-        s_true = net.seam_logit(d_true, mel_a, mel_t)
+        clips = [batcher(mel[c : c + 500].astype(np.float32)) for c in range(0, len(mel), 500)]
+        e_exit = torch.cat([net.embed_exit_mel(x) for x in clips])
+        e_entry = torch.cat([net.embed_entry_mel(x) for x in clips])
 
-        def scores(rows: list[list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
-            dots, seams = [], []
-            for c in range(0, len(rows), 50):  # in slices: many jobs share the GPU's memory
-                mel_b = windows([r for rr in rows[c : c + 50] for r in rr])
-                ea = e_a[c : c + 50].repeat_interleave(n_cand, 0)
-                d = (ea * net.embed_entry_mel(mel_b)).sum(1)
-                dots.append(d.view(-1, n_cand).cpu().numpy())
-                ma = mel_a[c : c + 50].repeat_interleave(n_cand, 0)
-                seams.append(net.seam_logit(d, ma, mel_b).view(-1, n_cand).cpu().numpy())
-            return np.concatenate(dots), np.concatenate(seams)
+        def towers(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out: np.ndarray = (e_exit[a] * e_entry[b]).sum(1).cpu().numpy()
+            return out
 
-        d_o, s_o = scores(o_rows)
-        d_s, s_s = scores(s_rows)
-    has = np.array([[i >= 0 for i, _ in rr] for rr in s_rows])
-    keep = has.any(1)
-    out = {}
-    for name, true, other, same in (("towers", d_true.cpu().numpy(), d_o, d_s),
-                                    ("coarse", s_true.cpu().numpy(), s_o, s_s)):
-        same_k = np.where(has, same, -np.inf)[keep]
-        out[name] = {
-            "r1_other": float(np.mean((other > true[:, None]).sum(1) == 0)),
-            "auc_other": float((true[:, None] > other.ravel()[None]).mean()),
-            "r1_same": float(np.mean((same_k > true[keep, None]).sum(1) == 0)),
-            "auc_same": float((true[:, None] > same[has][None]).mean()),
-        }
-    return out
+        def coarse(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            parts = []
+            for c in range(0, len(a), 500):  # in slices: many jobs share the GPU's memory
+                ia, ib = a[c : c + 500], b[c : c + 500]
+                dots = (e_exit[ia] * e_entry[ib]).sum(1)
+                parts.append(net.seam_logit(dots, batcher(mel[ia].astype(np.float32)),
+                                            batcher(mel[ib].astype(np.float32))).cpu().numpy())
+            return np.concatenate(parts)
+
+        found = {"towers": score_structure(ev, towers), "coarse": score_structure(ev, coarse)}
+    keys = {"recall1_other": "r1_other", "auc_other": "auc_other", "recall1_same": "r1_same",
+            "auc_same": "auc_same"}
+    return {name: {short: r[k] for k, short in keys.items()} for name, r in found.items()}
 
 
 def _job(args: tuple[str, str, str]) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from ranking.model import ContinuationModel
 from ranking.pairs import TrackMel
 from ranking.transitions import keys_compatible
 
-__all__ = ["EvalSet", "build_eval_set", "evaluate", "expected_calibration_error", "roc_auc",
-           "score_structure"]
+__all__ = ["EvalDraws", "EvalSet", "build_eval_set", "draw_eval_clips", "evaluate",
+           "expected_calibration_error", "roc_auc", "score_structure"]
 
 # A scorer maps (A clips, B clips) at sr to one score per pair (higher = more likely).
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -45,10 +45,62 @@ class EvalSet:
     sr: int
 
 
+@dataclass
+class EvalDraws:
+    """Which clips an evaluation scores, before any audio is cut: ``keys`` names each clip by
+    (track index, first frame), and the anchor/candidate structure holds rows of ``keys``
+    (as in `EvalSet`)."""
+
+    keys: list[tuple[int, int]]
+    anchors: np.ndarray
+    truth: np.ndarray
+    other: np.ndarray
+    same: np.ndarray
+
+
+def draw_eval_clips(tracks: Sequence[TrackMel], *, clip_hops: int, gap_frames: int,
+                    n_anchors: int = 500, n_cand: int = 9, seed: int = 0) -> EvalDraws:
+    """Draw anchor cuts of ``tracks`` and, for each, ``n_cand`` cuts of other songs and up to
+    ``n_cand`` of the same song at least ``gap_frames`` away; each clip is kept once."""
+    if len(tracks) < 2:
+        raise ValueError("evaluation needs at least two held-out tracks")
+    rng = np.random.default_rng(seed)
+    keys: list[tuple[int, int]] = []
+    index: dict[tuple[int, int], int] = {}
+
+    def clip(i: int, start_frame: int) -> int:
+        key = (i, start_frame)
+        if key not in index:
+            index[key] = len(keys)
+            keys.append(key)
+        return index[key]
+
+    anchors, truth, other, same = [], [], [], []
+    for _ in range(n_anchors):
+        i = int(rng.integers(len(tracks)))
+        t = tracks[i]
+        cut = int(t.cuts[rng.integers(t.cuts.size)])
+        anchors.append(clip(i, cut - clip_hops))
+        truth.append(clip(i, cut))
+        o = []
+        for _ in range(n_cand):
+            k = int(rng.integers(len(tracks) - 1))
+            k = k + 1 if k >= i else k
+            u = tracks[k]
+            o.append(clip(k, int(u.cuts[rng.integers(u.cuts.size)])))
+        other.append(o)
+        far = t.cuts[np.abs(t.cuts - cut) >= gap_frames]
+        picks = rng.choice(far, size=min(n_cand, far.size), replace=False) if far.size else []
+        s_rows = [clip(i, int(j)) for j in picks] + [-1] * (n_cand - len(picks))
+        same.append(s_rows)
+    return EvalDraws(keys=keys, anchors=np.array(anchors), truth=np.array(truth),
+                     other=np.array(other), same=np.array(same))
+
+
 def build_eval_set(tracks: Sequence[TrackMel], *, clip_hops: int, hop: int, sr: int,
                    n_anchors: int = 500, n_cand: int = 9, min_gap_s: float = 8.0,
                    seed: int = 0) -> EvalSet:
-    """Sample anchors and candidates from tracks that carry ``audio``."""
+    """Sample anchors and candidates from tracks that carry ``audio`` (`draw_eval_clips`)."""
     clip_samples = clip_hops * hop
     usable = []
     for t in tracks:
@@ -60,41 +112,15 @@ def build_eval_set(tracks: Sequence[TrackMel], *, clip_hops: int, hop: int, sr: 
             usable.append(replace(t, cuts=cuts))
     if len(usable) < 2:
         raise ValueError("evaluation needs at least two held-out tracks with audio")
-    rng = np.random.default_rng(seed)
-    gap = round(min_gap_s * sr / hop)
-    rows: list[np.ndarray] = []
-    index: dict[tuple[int, int], int] = {}
-
-    def clip(i: int, start_frame: int) -> int:
-        key = (i, start_frame)
-        if key not in index:
-            audio = usable[i].audio
-            assert audio is not None
-            s = start_frame * hop
-            index[key] = len(rows)
-            rows.append(audio[s : s + clip_samples])
-        return index[key]
-
-    anchors, truth, other, same = [], [], [], []
-    for _ in range(n_anchors):
-        i = int(rng.integers(len(usable)))
-        t = usable[i]
-        cut = int(t.cuts[rng.integers(t.cuts.size)])
-        anchors.append(clip(i, cut - clip_hops))
-        truth.append(clip(i, cut))
-        o = []
-        for _ in range(n_cand):
-            k = int(rng.integers(len(usable) - 1))
-            k = k + 1 if k >= i else k
-            u = usable[k]
-            o.append(clip(k, int(u.cuts[rng.integers(u.cuts.size)])))
-        other.append(o)
-        far = t.cuts[np.abs(t.cuts - cut) >= gap]
-        picks = rng.choice(far, size=min(n_cand, far.size), replace=False) if far.size else []
-        s_rows = [clip(i, int(j)) for j in picks] + [-1] * (n_cand - len(picks))
-        same.append(s_rows)
-    return EvalSet(clips=np.stack(rows).astype(np.float32), anchors=np.array(anchors),
-                   truth=np.array(truth), other=np.array(other), same=np.array(same), sr=sr)
+    d = draw_eval_clips(usable, clip_hops=clip_hops, gap_frames=round(min_gap_s * sr / hop),
+                        n_anchors=n_anchors, n_cand=n_cand, seed=seed)
+    rows = []
+    for i, start_frame in d.keys:
+        audio = usable[i].audio
+        assert audio is not None
+        rows.append(audio[start_frame * hop : start_frame * hop + clip_samples])
+    return EvalSet(clips=np.stack(rows).astype(np.float32), anchors=d.anchors, truth=d.truth,
+                   other=d.other, same=d.same, sr=sr)
 
 
 def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
