@@ -145,8 +145,8 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     from ranking.pairs import split_tracks
 
     settings = _settings(ctx)
-    model = (resolve_model(settings, model_file) if on_library
-             else ContinuationModel.load(model_file or model_path(settings)))
+    src = model_file or model_path(settings)
+    model = resolve_model(settings, model_file) if on_library else ContinuationModel.load(src)
     tcfg = _train_config(model)
     mcfg = _splice_now(model)
     if on_library:
@@ -167,7 +167,6 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
         _refit(model, songs, mcfg, tcfg, out or model_path(settings), as_json,
                "library_tracks", record=True)
         return
-    src = model_file or model_path(settings)
     if not model.meta.get("train_config") or "train_track_hashes" not in model.meta:
         raise RadioError(f"{src} does not record how it was trained; retrain it with "
                          "`radio train`")
