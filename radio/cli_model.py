@@ -46,6 +46,14 @@ def _bar(label: str) -> Progress:
 @click.option("--batch", "batch_size", type=click.IntRange(min=4), default=96, show_default=True)
 @click.option("--fine-steps", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Steps of the second stage, the fine seam on audio at the cuts (0: none).")
+@click.option("--tone-steps", type=click.IntRange(min=0), default=1500, show_default=True,
+              help="Steps of the third stage, the learned tone term on audio at the cuts "
+                   "(0: none).")
+@click.option("--extend", "extend_from", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="CHECKPOINT",
+              help="Keep CHECKPOINT's trained stages and train only its learned tone term, "
+                   "with the tracks, seed and held-out patterns it was trained with; then "
+                   "calibrate. The other training options are ignored.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the last interrupted run.")
 @click.option("--holdout", multiple=True, metavar="PATTERN",
@@ -60,8 +68,9 @@ def _bar(label: str) -> Progress:
 @_home_option
 @click.pass_context
 def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size: int,
-              fine_steps: int, seed: int, resume: bool, holdout: tuple[str, ...],
-              out: Path | None, ship: bool, workers: int | None, as_json: bool) -> None:
+              fine_steps: int, tone_steps: int, extend_from: Path | None, seed: int,
+              resume: bool, holdout: tuple[str, ...], out: Path | None, ship: bool,
+              workers: int | None, as_json: bool) -> None:
     """Train the continuation model on the library's own songs, cut into clip pairs."""
     from radio.modeling import load_model_inputs, model_path
     from ranking.model import ModelConfig
@@ -70,13 +79,18 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
 
     settings = _settings(ctx)
     out = out or model_path(settings)
-    mcfg = ModelConfig() if fine_steps else ModelConfig(fine_frames=0)
+    if extend_from is not None:
+        _extend(settings, extend_from, out, tone_steps, workers, as_json)
+        _ship(out, ship)
+        return
+    mcfg = ModelConfig(fine_frames=ModelConfig.fine_frames if fine_steps else 0,
+                       tone_channels=ModelConfig.tone_channels if tone_steps else 0)
     tcfg = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
-                       seed=seed, fine_steps=fine_steps)
+                       seed=seed, fine_steps=fine_steps, tone_steps=tone_steps)
     with _bar("decode") as bar:
         task = bar.add_task("decode", total=None, info="")
-        # The fine seam trains, and the splice term calibrates, on audio at the cuts: keep
-        # every track's decoded audio.
+        # The fine seam and the tone term train, and the splice term calibrates, on audio at
+        # the cuts: keep every track's decoded audio.
         inputs = load_model_inputs(settings, cfg=mcfg, holdout=holdout, workers=workers,
                                    keep_audio=mcfg.fine_frames > 0 or mcfg.splice_size > 0,
                                    progress=lambda d, t: bar.update(task, completed=d, total=t))
@@ -96,11 +110,7 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
     # Content hashes of everything it learned from: `radio eval` refuses to score them.
     model.meta["train_track_hashes"] = [t.track_id for t in tr + val]
     model.save(out)
-    if ship:
-        target = resources.files("ranking").joinpath("weights", "continuation.pt")
-        with resources.as_file(target) as dest:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(out, dest)
+    _ship(out, ship)
     summary = {"checkpoint": str(out), "train_tracks": len(tr), "val_tracks": len(val),
                "held_out_tracks": len(inputs.test), "seconds": round(result.seconds, 1),
                "scale": result.scale, "bias": result.bias, "history": result.history}
@@ -112,6 +122,64 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
                f"{result.seconds / 60:.1f} min -> {out}")
     click.echo(f"validation AUC vs other songs {last['val_auc_easy']:.3f}, "
                f"vs the same song {last['val_auc_same']:.3f}")
+
+
+def _ship(checkpoint: Path, ship: bool) -> None:
+    """With ``ship``, copy ``checkpoint`` into the package as its default weights."""
+    if ship:
+        target = resources.files("ranking").joinpath("weights", "continuation.pt")
+        with resources.as_file(target) as dest:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(checkpoint, dest)
+
+
+def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: int | None,
+            as_json: bool) -> None:
+    """``radio train --extend``: train ``src``'s learned tone term on the tracks it was trained
+    with, calibrate, and save to ``out``."""
+    from dataclasses import asdict, replace
+
+    from radio.errors import RadioError
+    from radio.modeling import load_model_inputs
+    from ranking.model import ContinuationModel, ModelConfig
+    from ranking.pairs import split_tracks
+    from ranking.train import extend
+
+    t0 = time.perf_counter()
+    model = ContinuationModel.load(src)
+    if not model.meta.get("train_config") or "train_track_hashes" not in model.meta:
+        raise RadioError(f"{src} does not record how it was trained; retrain it with "
+                         "`radio train`")
+    if not tone_steps:
+        raise RadioError("--extend trains the learned tone term: give --tone-steps above 0")
+    tcfg = replace(_train_config(model), tone_steps=tone_steps)
+    mcfg = replace(_splice_now(model), **{k: v for k, v in asdict(ModelConfig()).items()
+                                          if k.startswith("tone_")})
+    with _bar("decode") as bar:
+        task = bar.add_task("decode", total=None, info="")
+        inputs = load_model_inputs(settings, cfg=mcfg, workers=workers, keep_audio=True,
+                                   holdout=tuple(model.meta.get("holdout", ())),
+                                   progress=lambda d, t: bar.update(task, completed=d, total=t))
+    tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=tcfg.seed)
+    if {t.track_id for t in tr + val} != set(model.meta["train_track_hashes"]):
+        raise RadioError(f"this library is not the one {src} was trained on; retrain with "
+                         "`radio train`")
+    with _bar("tone") as bar:
+        task = bar.add_task("tone", total=None, info="")
+
+        def progress(step: int, total: int, info: dict[str, float]) -> None:
+            bar.update(task, completed=step, total=total, info=f"loss {info['loss']:.3f}")
+
+        result = extend(model, tr, val, model_cfg=mcfg, cfg=tcfg, progress=progress)
+    result.save(out)
+    seconds = time.perf_counter() - t0
+    summary = {"checkpoint": str(out), "train_tracks": len(tr), "val_tracks": len(val),
+               "seconds": round(seconds, 1), "tone_cal": result.net.tone_cal.tolist()}
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"trained the tone term on {len(tr)} tracks ({len(val)} for calibration) in "
+               f"{seconds / 60:.1f} min -> {out}")
 
 
 @click.command("calibrate")

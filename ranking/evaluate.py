@@ -228,6 +228,12 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
                                                   splice=False).astype(float))
         out["splice_alone"] = score_structure(
             ev, lambda a, b: model.splice_logits(s_exit[a], s_entry[b]).sum(1))
+    if model.net.tone is not None:  # what the learned tone term adds, and what it does alone
+        out["model_without_tone_net"] = score_structure(
+            ev, lambda a, b: model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b],
+                                                  tone=False).astype(float))
+        out["tone_net_alone"] = score_structure(
+            ev, lambda a, b: model.tone_logits(s_exit[a], s_entry[b]).astype(float))
     # Speed: pairs scored from stored embeddings (two-tower) and from stored features (full),
     # and clips embedded from raw audio.
     rng = np.random.default_rng(seed)

@@ -25,8 +25,10 @@ coarse frames blur it. A third term has no weights of its own: splice continuity
 (`ranking.splice`), which asks whether the waveform itself runs on across the cut, as only a
 true continuation's does (closed-loop prediction across the cut and the reach of A's own
 continuation into B, each forward and backward in time, and whether the same partials ring on
-both sides: five logits). All the logits (the coarse one includes the towers' inner product)
-are summed under one logistic calibration fitted on held-out pairs.
+both sides: five logits). A fourth, `ToneNet`, learns from the tone spectra of two windows
+each side which notes start, stop or ring on around the cut. All the logits (the coarse one
+includes the towers' inner product) are summed under one logistic calibration fitted on
+held-out pairs.
 
 This file holds the model and its config; training lives in `ranking.train`. It never imports
 `radio` or `server`, and never opens audio files.
@@ -50,11 +52,13 @@ from torch import nn
 from ranking import splice
 from ranking.errors import ClipError, ModelLoadError
 
-__all__ = ["CALIBRATION_STATE", "ContinuationModel", "LogMel", "ModelConfig", "prepare_clip"]
+__all__ = ["CALIBRATION_STATE", "ContinuationModel", "LogMel", "ModelConfig", "ToneNet",
+           "prepare_clip"]
 
 # The net's state that calibration (`ranking.train.recalibrate`) rewrites. Embeddings do not
 # depend on it: the towers' vectors are L2-normalised before scale and bias apply.
-CALIBRATION_STATE = frozenset({"log_scale", "bias", "seam_cal", "fine_cal", "splice_cal"})
+CALIBRATION_STATE = frozenset({"log_scale", "bias", "seam_cal", "fine_cal", "splice_cal",
+                               "tone_cal"})
 
 DEFAULT_WEIGHTS = "continuation.pt"
 
@@ -106,6 +110,11 @@ class ModelConfig:
     splice_tone_smooth: int = 33  # bins (258 Hz) of the spectral envelope's running mean
     splice_tone_fmin: float = 50.0
     splice_tone_fmax: float = 5000.0
+    # The learned tone term (`ToneNet`) reads the tone spectra of ``tone_windows`` windows of
+    # ``splice_tone`` samples each side of the cut (2 x 128 ms by default), with
+    # ``tone_channels`` channels; 0 turns it off. It needs the splice term's tone.
+    tone_channels: int = 24
+    tone_windows: int = 2
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -115,6 +124,7 @@ class ModelConfig:
         fixed.setdefault("splice_order", 0)  # nor those from before the splice term
         fixed.setdefault("splice_reach", 0)  # nor those from before its reach
         fixed.setdefault("splice_tone", 0)  # nor those from before its tone
+        fixed.setdefault("tone_channels", 0)  # nor those from before the learned tone term
         return cls(**fixed)
 
     @property
@@ -142,6 +152,12 @@ class ModelConfig:
         return self.fine_mels * self.fine_frames if self.seam_frames else 0
 
     @property
+    def has_tone_net(self) -> bool:
+        """Whether the model has the learned tone term (it reads the splice term's spectra)."""
+        return bool(self.seam_frames and self.splice_order and self.splice_tone
+                    and self.tone_channels and self.tone_windows)
+
+    @property
     def splice(self) -> splice.Spec:
         """The splice term's settings, as `ranking.splice` takes them."""
         n = self.splice_tone
@@ -151,7 +167,8 @@ class ModelConfig:
                            span=self.splice_span, reach=self.splice_reach,
                            reach_order=self.splice_reach_order,
                            reach_window=self.splice_reach_window, tone=n,
-                           tone_smooth=self.splice_tone_smooth, tone_band=band if n else (0, 0))
+                           tone_smooth=self.splice_tone_smooth, tone_band=band if n else (0, 0),
+                           tone_windows=self.tone_windows if self.has_tone_net else 1)
 
     @property
     def splice_size(self) -> int:
@@ -307,6 +324,62 @@ class FineSeam(nn.Module):
         return _join_logit(self, tail, head)
 
 
+# The tone spectra are unit vectors over some 630 bins, so their entries are near 0.04 and their
+# products near 0.002: the products are scaled up towards the spectra's own range.
+_PRODUCT_GAIN = 20.0
+
+
+class ToneNet(nn.Module):
+    """The learned tone term: which notes start, stop or ring on around the cut.
+
+    It reads the tone spectra (`ranking.splice.tone_spectra`: the log-magnitude peaks above the
+    envelope, in 7.8 Hz bins) of ``tone_windows`` windows each side of the cut, and their
+    products (each window's with its mirror across the cut, and A's farther ones with B's
+    nearest: was that note already sounding?), through a dilated 1-D CNN over frequency. The
+    handcrafted tone logit (the Fisher z of the nearest spectra's correlation) enters its head,
+    so it learns what to add to it. Over the single nearest window a learned net gains nothing
+    on the handcrafted logit; with a second window each side it does (BENCHMARKS.md). Its
+    input comes from raw audio, so it is trained in a third stage on audio at the cuts
+    (`ranking.train_tone`), and its logit joins the calibrated sum.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c, w = cfg.tone_channels, cfg.tone_windows
+        self.windows = w
+        self.bins = cfg.splice.tone_bins
+        self.c1 = nn.Conv1d(4 * w - 1, c, 7, padding=3)
+        self.c2 = nn.Conv1d(c, c, 5, padding=4, dilation=2)
+        self.c3 = nn.Conv1d(c, c, 5, padding=8, dilation=4)
+        self.head = nn.Linear(2 * c + 1, 1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """A's and B's tone spectra, (n, tone_windows, tone_bins) each, nearest the cut
+        first -> (n,) logits."""
+        cross = [a[:, k : k + 1] * b[:, :1] for k in range(1, self.windows)]
+        x = torch.cat([a, b, *(_PRODUCT_GAIN * p for p in [a * b, *cross])], 1)
+        h = F.gelu(self.c1(x))
+        h = h + F.gelu(self.c2(h))
+        h = h + F.gelu(self.c3(h))
+        r = (a[:, 0] * b[:, 0]).sum(1, keepdim=True).clamp(-0.999, 0.999)
+        out: torch.Tensor = self.head(torch.cat([h.mean(-1), h.amax(-1), torch.atanh(r)], 1))
+        return out[:, 0]
+
+    def from_features(self, splice_a: np.ndarray, splice_b: np.ndarray) -> np.ndarray:
+        """(n,) logits from paired rows of splice features (`ranking.splice.clip_features`),
+        whose tone spectra are their last columns."""
+        k = self.windows * self.bins
+        device = self.head.weight.device
+
+        def spectra(f: np.ndarray) -> torch.Tensor:
+            x = np.ascontiguousarray(f[:, f.shape[1] - k :], dtype=np.float32)
+            return torch.from_numpy(x).reshape(-1, self.windows, self.bins).to(device)
+
+        with torch.inference_mode():
+            out: np.ndarray = self(spectra(splice_a), spectra(splice_b)).cpu().numpy()
+        return out
+
+
 class ContinuationNet(nn.Module):
     """The trainable part: front end, exit tower, entry tower, two-tower calibration
     (scale, bias), and the optional seam re-ranker with its own calibration."""
@@ -314,6 +387,7 @@ class ContinuationNet(nn.Module):
     seam_cal: torch.Tensor
     fine_cal: torch.Tensor  # registered only with a fine seam
     splice_cal: torch.Tensor  # registered only with splice continuity
+    tone_cal: torch.Tensor  # registered only with the learned tone term
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -341,11 +415,17 @@ class ContinuationNet(nn.Module):
         # reach forward and backward), d in ``splice_cal``.
         if self.seam is not None and cfg.splice_order > 0:
             self.register_buffer("splice_cal", torch.zeros(cfg.splice.n_logits))
+        # With the learned tone term: + e * tone(spectra), e in ``tone_cal``.
+        self.tone: ToneNet | None = None
+        if cfg.has_tone_net:
+            with torch.random.fork_rng(devices=[]):  # as for the fine seam
+                self.tone = ToneNet(cfg)
+            self.register_buffer("tone_cal", torch.tensor([0.0]))
 
     def stage_one_parameters(self) -> list[nn.Parameter]:
         """Everything trained on log-mel windows: towers, calibration and the coarse seam
-        (the fine seam is trained afterwards, on audio)."""
-        return [p for n, p in self.named_parameters() if not n.startswith("fine.")]
+        (the fine seam and the learned tone term are trained afterwards, on audio)."""
+        return [p for n, p in self.named_parameters() if not n.startswith(("fine.", "tone."))]
 
     def seam_logit(self, dots: torch.Tensor, tail: torch.Tensor,
                    head: torch.Tensor) -> torch.Tensor:
@@ -569,10 +649,23 @@ class ContinuationModel:
         start = cfg.seam_size - cfg.splice_size
         return splice.pair_logits(seam_a[:, start:], seam_b[:, start:], spec=cfg.splice)
 
+    def tone_logits(self, seam_a: np.ndarray, seam_b: np.ndarray) -> np.ndarray:
+        """(n,) uncalibrated learned tone logits for paired rows of stored seam features;
+        zeros without the learned tone term."""
+        out = np.zeros(len(seam_a), dtype=np.float32)
+        tone = self.net.tone
+        if tone is None:
+            return out
+        for i in range(0, len(out), 1024):
+            out[i : i + 1024] = tone.from_features(seam_a[i : i + 1024], seam_b[i : i + 1024])
+        return out
+
     def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
-                       seam_b: np.ndarray, *, splice: bool = True) -> np.ndarray:
+                       seam_b: np.ndarray, *, splice: bool = True,
+                       tone: bool = True) -> np.ndarray:
         """P for paired rows of stored features (see `features`); the full model, or with
-        ``splice=False`` the full model less its splice term (for `ranking.evaluate`)."""
+        ``splice=False`` / ``tone=False`` the full model less its splice logits / its learned
+        tone term (for `ranking.evaluate`)."""
         if not self.has_seam:
             return self.probability(np.einsum("ij,ij->i", e_a, e_b))
         z, zf = self.seam_logits(e_a, seam_a, e_b, seam_b)
@@ -582,6 +675,8 @@ class ContinuationModel:
         if splice and self.config.splice_size:
             d = self.net.splice_cal.double().numpy()
             logit = logit + self.splice_logits(seam_a, seam_b) @ d
+        if tone and self.net.tone is not None:
+            logit = logit + float(self.net.tone_cal[0]) * self.tone_logits(seam_a, seam_b)
         out: np.ndarray = (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
         return out
 

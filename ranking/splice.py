@@ -29,6 +29,11 @@ Both predictors run backwards as well: from B's first samples, back in time into
   instruments in the same key, has other notes ringing. Phase plays no part, so this still
   speaks where an onset right at the cut drowns the waveform's own continuation.
 
+With ``tone_windows`` above 1, each clip also keeps the spectra of the next windows away
+from the cut (``tone_windows`` in all, nearest first). The handcrafted tone logit reads only the
+nearest; the learned tone term (`ranking.model.ToneNet`) reads them all, to hear which notes
+start, stop or carry on around the cut.
+
 The two closed-loop logits (four with reach, and one more with tone) are the splice features
 of a pair. They carry no learned weights. The model (`ranking.model`) adds them to its
 re-ranker's logit with weights fitted by the same logistic calibration as the other terms, so
@@ -51,7 +56,7 @@ import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import uniform_filter1d
 
-__all__ = ["Spec", "clip_features", "extrapolate", "pair_logits"]
+__all__ = ["Spec", "clip_features", "extrapolate", "pair_logits", "tone_spectra"]
 
 # Error energies are floored at roughly 16-bit quantisation noise (full scale 1.0): below it,
 # silence and near-silence would make the ratios arbitrary.
@@ -75,16 +80,18 @@ class Spec:
     tone: int = 0  # samples each side whose spectra are compared; 0: no tone logit
     tone_smooth: int = 33  # bins of the running mean taken as the spectral envelope
     tone_band: tuple[int, int] = (0, 0)  # FFT bins [lo, hi) compared
+    tone_windows: int = 1  # consecutive ``tone`` windows whose spectra are kept, nearest first
 
     @property
     def tone_bins(self) -> int:
-        """Length of one clip's tone spectrum (0 without the tone logit)."""
+        """Length of one window's tone spectrum (0 without the tone logit)."""
         return self.tone_band[1] - self.tone_band[0] if self.tone else 0
 
     @property
     def width(self) -> int:
         """Samples of audio next to the cut that one clip's features read."""
-        return max(self.window, self.reach_window if self.reach else 0, self.tone)
+        return max(self.window, self.reach_window if self.reach else 0,
+                   self.tone * self.tone_windows)
 
     @property
     def edge(self) -> int:
@@ -94,8 +101,9 @@ class Spec:
 
     @property
     def size(self) -> int:
-        """Length of one clip's features: predictor, log error, edge samples, reach, tone."""
-        return self.order + 1 + self.edge + self.reach + self.tone_bins
+        """Length of one clip's features: predictor, log error, edge samples, reach, tone
+        spectra."""
+        return self.order + 1 + self.edge + self.reach + self.tone_bins * self.tone_windows
 
     @property
     def n_logits(self) -> int:
@@ -165,6 +173,22 @@ def _tone_spectrum(x: np.ndarray, spec: Spec) -> np.ndarray:
     return out
 
 
+def tone_spectra(y: np.ndarray, *, spec: Spec) -> np.ndarray:
+    """The tone spectra of ``spec.tone_windows`` consecutive windows of ``spec.tone`` samples
+    each, nearest the cut first: rows of audio (n, >= ``spec.tone * spec.tone_windows``), the cut
+    at the end (entries time reversed, as in `clip_features`) -> (n, windows * tone_bins)."""
+    x = np.asarray(y, dtype=np.float64)
+    n, w = spec.tone, spec.tone_windows
+    lo, hi = spec.tone_band
+    if not 0 <= lo < hi <= n // 2 + 1:
+        raise ValueError(f"tone band {spec.tone_band} lies outside a {n}-point spectrum")
+    if x.ndim != 2 or x.shape[1] < n * w:
+        raise ValueError(f"tone spectra need (n, >= {n * w}) samples, got {x.shape}")
+    parts = [_tone_spectrum(x[:, x.shape[1] - (k + 1) * n : x.shape[1] - k * n], spec)
+             for k in range(w)]
+    return np.concatenate(parts, axis=1)
+
+
 def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) -> np.ndarray:
     """Splice features of clips at their cut: (n, ``spec.size``) float32.
 
@@ -188,17 +212,14 @@ def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) 
         backward in time for entries), the log mean squared error it leaves inside its window,
         the ``spec.edge`` samples nearest the cut, nearest last (time reversed for entries),
         then the reach predictor's ``spec.reach`` samples past the cut, nearest first, then
-        the tone spectrum of the ``spec.tone`` samples nearest the cut.
+        the tone spectra of the ``spec.tone_windows`` windows of ``spec.tone`` samples nearest
+        the cut (`tone_spectra`).
     """
     x = np.asarray(y, dtype=np.float64)
     if side == "entry":
         x = x[:, ::-1]  # predict backwards in time: the cut is at the end either way
     short = spec.window <= 2 * spec.order or bool(spec.reach and
                                                   spec.reach_window <= 2 * spec.reach_order)
-    lo, hi = spec.tone_band
-    if spec.tone and not 0 <= lo < hi <= spec.tone // 2 + 1:
-        raise ValueError(f"tone band {spec.tone_band} lies outside a {spec.tone}-point "
-                         "spectrum")
     if x.ndim != 2 or x.shape[1] < spec.width or short:
         raise ValueError(f"splice features need (n, >= {spec.width}) samples and windows "
                          f"over twice their orders, got {x.shape} for {spec}")
@@ -210,7 +231,7 @@ def clip_features(y: np.ndarray, *, side: Literal["exit", "entry"], spec: Spec) 
         far = x[:, -spec.reach_window :]
         parts.append(_continue(far, _predictor(far, spec.reach_order), spec.reach))
     if spec.tone:
-        parts.append(_tone_spectrum(x[:, -spec.tone :], spec))
+        parts.append(tone_spectra(x, spec=spec))
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -222,8 +243,8 @@ def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, spec: Spec) -> np.nd
     continuation, negative at a splice. Reach: the log ratio of the other side's energy over the
     reach predictor's error on it, forward and backward; positive where A's continuation
     foretells B, 0 or below at a splice. Tone: the Fisher z of the correlation of the two tone
-    spectra, high where the same partials ring on both sides, near 0 for unrelated notes
-    (and exactly 0 next to silence).
+    spectra nearest the cut, high where the same partials ring on both sides, near 0 for
+    unrelated notes (and exactly 0 next to silence).
     """
     fa = exit_f.astype(np.float64)
     fb = entry_f.astype(np.float64)
@@ -244,7 +265,8 @@ def pair_logits(exit_f: np.ndarray, entry_f: np.ndarray, *, spec: Spec) -> np.nd
             out[:, 2 + col] = (np.log(np.mean(actual * actual, axis=1) + _FLOOR)
                                - np.log(np.mean((actual - guess) ** 2, axis=1) + _FLOOR))
     if spec.tone:
-        r = np.einsum("ij,ij->i", fa[:, end:], fb[:, end:])
+        near = slice(end, end + spec.tone_bins)
+        r = np.einsum("ij,ij->i", fa[:, near], fb[:, near])
         out[:, -1] = np.arctanh(np.clip(r, -0.999, 0.999))
     bounded: np.ndarray = np.clip(out, -_BOUND, _BOUND)
     return bounded

@@ -6,10 +6,13 @@ song elsewhere, songs of similar tempo and key), and symmetrically each B its A.
 ``scale`` and ``bias`` are fitted by Platt scaling on held-out (validation) pairs, with as many
 negatives as positives, so that P = sigmoid(scale * <e_A, e_B> + bias) is calibrated.
 
-A second stage (`ranking.train_fine`) then trains the fine seam on audio windows at the cuts, and
-the calibration fits the re-ranker's sum (coarse seam + fine seam + the splice continuity logits
-of `ranking.splice`) as one logistic regression. `recalibrate` repeats that last step
-alone, which is how a model trained before the splice term gains it.
+A second stage (`ranking.train_fine`) then trains the fine seam on audio windows at the cuts, a
+third (`ranking.train_tone`) the learned tone term on the tone spectra there, and the calibration
+fits the re-ranker's sum (coarse seam + fine seam + the splice continuity logits of
+`ranking.splice` + the learned tone logit) as one logistic regression. `recalibrate` repeats
+that last step alone, which is how a model trained before the splice term gains it; `extend`
+runs the third stage and the calibration on a trained model, which is how one trained before
+the learned tone term gains it.
 
 Deterministic under a seed on one device; resumable from the last epoch's checkpoint, which holds
 the optimiser and every random state (an interrupted second stage starts over from its seeded
@@ -33,9 +36,10 @@ from ranking import splice
 from ranking.model import ContinuationModel, ContinuationNet, ModelConfig, save_checkpoint
 from ranking.pairs import PairBatch, PairSampler, TrackMel
 from ranking.train_fine import fine_logits, train_fine_seam
+from ranking.train_tone import train_tone
 
-__all__ = ["TrainConfig", "TrainResult", "calibrate", "calibrate_multi", "fit_standardisation",
-           "recalibrate", "track_logmel", "train"]
+__all__ = ["TrainConfig", "TrainResult", "calibrate", "calibrate_multi", "extend",
+           "fit_standardisation", "recalibrate", "track_logmel", "train"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     fine_steps: int = 1000  # stage two: the fine seam on audio windows (`ranking.train_fine`)
     fine_batch: int = 128
+    tone_steps: int = 1500  # stage three: the learned tone term (`ranking.train_tone`)
+    tone_batch: int = 128
 
 
 @dataclass
@@ -164,8 +170,9 @@ def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, 
                  kind: str, *, audio: bool = False) -> dict[str, np.ndarray]:
     """For n positives and n negatives of ``kind``: tower inner products (``dot``), coarse seam
     logits (``seam``) and, with ``audio``, the terms read from audio at the cut: fine seam
-    logits (``fine``) and splice logits (``splice``, 2 to 5 columns), where the model has them;
-    each as ``(pos, neg)`` arrays under ``KEY_pos`` / ``KEY_neg``."""
+    logits (``fine``), splice logits (``splice``, 2 to 5 columns) and learned tone logits
+    (``tone``), where the model has them; each as ``(pos, neg)`` arrays under ``KEY_pos`` /
+    ``KEY_neg``."""
     out: dict[str, list[np.ndarray]] = {}
 
     def add(key: str, pos: torch.Tensor | np.ndarray, neg: torch.Tensor | np.ndarray) -> None:
@@ -194,15 +201,18 @@ def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, 
             if audio and net.fine is not None:
                 add("fine", *fine_logits(net, sampler, batch, kind, batcher.device))
             if audio and net.cfg.splice_size:
-                add("splice", *_splice_logits(net.cfg, sampler, batch, kind))
+                for key, (p, q) in _splice_terms(net, sampler, batch, kind).items():
+                    add(key, p, q)
             done += m
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def _splice_logits(cfg: ModelConfig, sampler: PairSampler, batch: PairBatch,
-                   kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Splice logits (n, ``cfg.splice.n_logits``) of true continuations and of negatives of
-    ``kind`` where present, from the audio at the cuts."""
+def _splice_terms(net: ContinuationNet, sampler: PairSampler, batch: PairBatch,
+                  kind: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Splice logits (n, ``cfg.splice.n_logits``), and learned tone logits where the model has
+    them, of true continuations and of negatives of ``kind`` where present, from the audio at
+    the cuts: ``{"splice": (pos, neg), "tone": (pos, neg)}``."""
+    cfg = net.cfg
     rows = batch.neg[kind]
     ok = rows[:, 0] >= 0
 
@@ -210,9 +220,13 @@ def _splice_logits(cfg: ModelConfig, sampler: PairSampler, batch: PairBatch,
         y = sampler.audio_windows(r, side=side, width=cfg.splice.width, hop=cfg.hop)
         return splice.clip_features(y, side=side, spec=cfg.splice)
 
-    tail = feats(batch.a, "exit")
-    return (splice.pair_logits(tail, feats(batch.b, "entry"), spec=cfg.splice),
-            splice.pair_logits(tail[ok], feats(rows[ok], "entry"), spec=cfg.splice))
+    tail, head, other = feats(batch.a, "exit"), feats(batch.b, "entry"), feats(rows[ok], "entry")
+    out = {"splice": (splice.pair_logits(tail, head, spec=cfg.splice),
+                      splice.pair_logits(tail[ok], other, spec=cfg.splice))}
+    if net.tone is not None:
+        out["tone"] = (net.tone.from_features(tail, head),
+                       net.tone.from_features(tail[ok], other))
+    return out
 
 
 def calibrate(dots: np.ndarray, labels: np.ndarray, *,
@@ -255,10 +269,11 @@ def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
 
 
 def _load_stage_one(net: ContinuationNet, state: dict[str, torch.Tensor]) -> None:
-    """Load a training state; one saved before the fine seam (or the splice term) existed lacks
-    only their weights (stage two trains them from a seeded start; calibration fits the rest)."""
+    """Load a training state; one saved before the fine seam (or the splice term, or the
+    learned tone term) existed lacks only their weights (stages two and three train them from a
+    seeded start; calibration fits the rest)."""
     missing, unexpected = net.load_state_dict(state, strict=False)
-    stray = [k for k in missing if not k.startswith(("fine", "splice"))] + list(unexpected)
+    stray = [k for k in missing if not k.startswith(("fine", "splice", "tone"))] + list(unexpected)
     if stray:
         raise RuntimeError(f"training state does not fit the model: {stray[:5]}")
 
@@ -268,8 +283,8 @@ def _calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher
     """Platt calibration on validation tracks, in place: as many negatives as positives, half
     from other songs and half from the same song elsewhere (the mix `ranking.evaluate`
     measures ECE on). The two-tower (scale, bias) first; then the re-ranker's sum
-    a * seam + b (+ c * fine) (+ d . splice) as one logistic regression. Returns the two-tower
-    pair."""
+    a * seam + b (+ c * fine) (+ d . splice) (+ e * tone) as one logistic regression. Returns
+    the two-tower pair."""
     use_fine = net.fine is not None
     use_splice = net.cfg.splice_size > 0
     easy = _pair_scores(net, sampler, batcher, n // 2, "easy", audio=use_fine or use_splice)
@@ -289,15 +304,36 @@ def _calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher
         if net.seam is not None:
             cols = [col("seam")[:, None]] + ([col("fine")[:, None]] if use_fine else [])
             cols += [col("splice")] if use_splice else []
+            cols += [col("tone")[:, None]] if net.tone is not None else []
             x = np.concatenate(cols, 1)
             w, b = calibrate_multi(x, labels, init=(1.0,) * x.shape[1])
             net.seam_cal.copy_(torch.tensor([float(w[0]), b]))
             if use_fine:
                 net.fine_cal.copy_(torch.tensor([float(w[1])]))
             if use_splice:
-                d = w[-net.cfg.splice.n_logits :]
+                start = 2 if use_fine else 1
+                d = w[start : start + net.cfg.splice.n_logits]
                 net.splice_cal.copy_(torch.from_numpy(d.astype(np.float32)))
+            if net.tone is not None:
+                net.tone_cal.copy_(torch.tensor([float(w[-1])]))
     return scale, bias
+
+
+def _train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConfig,
+                device: torch.device,
+                progress: Callable[[int, int, dict[str, float]], None] | None, *, done: int,
+                total: int) -> None:
+    """Stage three (`ranking.train_tone`), its steps reported after the ``done`` before it."""
+    if net.tone is None or not cfg.tone_steps:
+        return
+
+    def tone_progress(step: int, loss: float) -> None:
+        if progress:
+            progress(done + step, total, {"loss": loss})
+
+    train_tone(net, tracks, steps=cfg.tone_steps, batch_size=cfg.tone_batch, lr=cfg.lr,
+               weight_decay=cfg.weight_decay, min_gap_s=cfg.min_gap_s, seed=cfg.seed,
+               device=device, progress=tone_progress)
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -328,7 +364,8 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
                             weight_decay=cfg.weight_decay)
     stage_one = cfg.epochs * cfg.steps_per_epoch
     fine_steps = cfg.fine_steps if net.fine is not None else 0
-    total = stage_one + fine_steps
+    tone_steps = cfg.tone_steps if net.tone is not None else 0
+    total = stage_one + fine_steps + tone_steps
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=stage_one,
                                                 pct_start=0.1)
 
@@ -383,6 +420,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
                         weight_decay=cfg.weight_decay, gain_jitter_db=cfg.gain_jitter_db,
                         min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
                         progress=fine_progress)
+    _train_tone(net, tracks, cfg, device, progress, done=stage_one + fine_steps, total=total)
     scale, bias = _calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
                                  cfg.calib_pairs)
     net.to("cpu").eval()
@@ -392,6 +430,29 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
     ContinuationModel(net=net, meta=meta).save(out)
     return TrainResult(checkpoint=Path(out), epochs_done=cfg.epochs, history=history,
                        scale=scale, bias=bias, seconds=time.perf_counter() - t0)
+
+
+def _learned(cfg: ModelConfig, *, also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The config's fields that trained weights depend on (all but the splice term's, and
+    those starting with ``also``)."""
+    return {k: v for k, v in asdict(cfg).items() if not k.startswith(("splice_", *also))}
+
+
+def _rebuild(model: ContinuationModel, cfg: ModelConfig, *,
+             fresh: frozenset[str]) -> ContinuationNet:
+    """A net under ``cfg`` holding ``model``'s weights, less the calibration buffers and the
+    modules named in ``fresh`` (which the caller fits again); ``model``'s weights of modules
+    ``cfg`` lacks are dropped."""
+    net = ContinuationNet(cfg)
+    own = net.state_dict().keys()
+    refit = {"splice_cal", "tone_cal"}
+    state = {k: v for k, v in model.net.state_dict().items()
+             if k not in refit and not k.startswith(tuple(fresh)) and k in own}
+    missing, _ = net.load_state_dict(state, strict=False)
+    stray = [k for k in missing if k not in refit and not k.startswith(tuple(fresh))]
+    if stray:
+        raise RuntimeError(f"checkpoint does not fit its own config: {stray[:5]}")
+    return net
 
 
 def recalibrate(model: ContinuationModel, val_tracks: Sequence[TrackMel], *,
@@ -408,20 +469,41 @@ def recalibrate(model: ContinuationModel, val_tracks: Sequence[TrackMel], *,
     """
     cfg = cfg or TrainConfig()
     new_cfg = model_cfg or model.config
-    learned = {k: v for k, v in asdict(new_cfg).items() if not k.startswith("splice_")}
-    if learned != {k: v for k, v in asdict(model.config).items() if not k.startswith("splice_")}:
+    if _learned(new_cfg) != _learned(model.config) or (
+            new_cfg.has_tone_net and model.net.tone is None):
         raise ValueError("recalibration may change only the splice term's settings; "
-                         "train a new model for anything else")
-    net = ContinuationNet(new_cfg)
-    # The splice weights are refitted below (their number changes with the reach and tone).
-    state = {k: v for k, v in model.net.state_dict().items() if k != "splice_cal"}
-    missing, unexpected = net.load_state_dict(state, strict=False)
-    stray = [k for k in missing if k != "splice_cal"] + list(unexpected)
-    if stray:
-        raise RuntimeError(f"checkpoint does not fit its own config: {stray[:5]}")
+                         "`extend` trains a learned tone term, `train` a new model")
+    net = _rebuild(model, new_cfg, fresh=frozenset())
     device = pick_device()
     net.to(device)
     _calibrate_net(net, _sampler(val_tracks, new_cfg, cfg, cfg.seed + 200), _Batcher(net, device),
                    cfg.calib_pairs)
     net.to("cpu").eval()
     return ContinuationModel(net=net, meta=dict(model.meta))
+
+
+def extend(model: ContinuationModel, tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel],
+           *, model_cfg: ModelConfig, cfg: TrainConfig | None = None,
+           progress: Callable[[int, int, dict[str, float]], None] | None = None
+           ) -> ContinuationModel:
+    """Train a trained model's learned tone term afresh under ``model_cfg`` on ``tracks``, then
+    calibrate on ``val_tracks``; both must carry audio.
+
+    ``model_cfg`` may differ from the model's config only in the splice term's settings and the
+    learned tone term's (``tone_*``): this is how a model trained before the tone term gains
+    it, without training stages one and two again, whose weights are kept. With the training
+    run's tracks and ``cfg``, the result is exactly the checkpoint a full run under
+    ``model_cfg`` writes: stage three and the calibration draw from their own seeded samplers.
+    """
+    cfg = cfg or TrainConfig()
+    if _learned(model_cfg, also=("tone_",)) != _learned(model.config, also=("tone_",)):
+        raise ValueError("extending may change only the splice and learned tone terms' "
+                         "settings; train a new model for anything else")
+    net = _rebuild(model, model_cfg, fresh=frozenset({"tone."}))
+    device = pick_device()
+    net.to(device)
+    _train_tone(net, tracks, cfg, device, progress, done=0, total=cfg.tone_steps)
+    _calibrate_net(net, _sampler(val_tracks, model_cfg, cfg, cfg.seed + 200),
+                   _Batcher(net, device), cfg.calib_pairs)
+    net.to("cpu").eval()
+    return ContinuationModel(net=net, meta={**model.meta, "train_config": asdict(cfg)})

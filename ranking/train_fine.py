@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ranking.model import ContinuationNet, FineSeam
 from ranking.pairs import PairBatch, PairSampler, TrackMel
 
-__all__ = ["fine_logits", "train_fine_seam"]
+__all__ = ["audio_sampler", "fine_logits", "fresh_start", "train_fine_seam"]
 
 # Negative kinds and their loss weights.
 _NEG_WEIGHTS = {"same": 2.0, "similar": 1.0, "easy": 1.0}
@@ -38,6 +38,29 @@ def _frames(fine: FineSeam, sampler: PairSampler, rows: np.ndarray,
     if gain is not None:  # the same random gain on both sides: loudness is relative
         y = y * gain[:, None].astype(np.float32)
     return fine.frames(torch.from_numpy(y).to(device))
+
+
+def audio_sampler(net: ContinuationNet, tracks: Sequence[TrackMel], *, what: str,
+                  min_gap_s: float, seed: int) -> PairSampler:
+    """The seeded pair sampler of a stage trained on audio at the cuts (this one, and the
+    learned tone term's); ``what`` names the stage in the error raised when a track carries no
+    audio."""
+    if any(t.audio is None for t in tracks if t.cuts.size):
+        raise ValueError(f"{what} trains on audio: every training track needs `audio`")
+    cfg = net.cfg
+    return PairSampler(tracks, clip_hops=cfg.clip_hops, clip_frames=cfg.clip_frames,
+                       hop_s=cfg.hop / cfg.sr, min_gap_s=min_gap_s, seed=seed)
+
+
+def fresh_start(module: torch.nn.Module, seed: int) -> None:
+    """Initialise ``module``'s weights from a generator of their own (PyTorch's default uniform
+    for weights, zero biases), so a stage starts the same whatever ran before it."""
+    gen = torch.Generator().manual_seed(seed)
+    for p in module.parameters():
+        if p.dim() > 1:
+            torch.nn.init.kaiming_uniform_(p, a=5**0.5, generator=gen)
+        else:
+            torch.nn.init.zeros_(p)
 
 
 def fine_logits(net: ContinuationNet, sampler: PairSampler, batch: PairBatch, kind: str,
@@ -66,18 +89,10 @@ def train_fine_seam(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: 
     fine = net.fine
     if fine is None:
         return
-    if any(t.audio is None for t in tracks if t.cuts.size):
-        raise ValueError("the fine seam trains on audio: every training track needs `audio`")
-    cfg = net.cfg
-    sampler = PairSampler(tracks, clip_hops=cfg.clip_hops, clip_frames=cfg.clip_frames,
-                          hop_s=cfg.hop / cfg.sr, min_gap_s=min_gap_s, seed=seed + 300)
+    sampler = audio_sampler(net, tracks, what="the fine seam", min_gap_s=min_gap_s,
+                            seed=seed + 300)
     rng = np.random.default_rng(seed + 301)
-    gen = torch.Generator().manual_seed(seed + 302)
-    for p in fine.parameters():  # a fresh, seeded start: independent of stage one's RNG use
-        if p.dim() > 1:
-            torch.nn.init.kaiming_uniform_(p, a=5**0.5, generator=gen)
-        else:
-            torch.nn.init.zeros_(p)
+    fresh_start(fine, seed + 302)  # independent of stage one's RNG use
     with torch.no_grad():
         fine.mean.fill_(0.0)
         fine.std.fill_(1.0)

@@ -53,8 +53,8 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     _, home = library
     runner = CliRunner()
     res = runner.invoke(cli, ["--home", str(home), "train", "--epochs", "1", "--steps", "6",
-                              "--batch", "6", "--fine-steps", "4", "--holdout", "gamma",
-                              "--json"])
+                              "--batch", "6", "--fine-steps", "4", "--tone-steps", "4",
+                              "--holdout", "gamma", "--json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
     assert info["held_out_tracks"] == 4 and info["train_tracks"] + info["val_tracks"] == 8
@@ -69,7 +69,7 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     m = report["scorers"]["model"]
     assert 0.0 <= m["recall1_other"] <= 1.0 and 0.0 <= m["ece"] <= 1.0
     assert "model_without_fine_seam" in report["scorers"]  # the second stage ran
-    assert "splice_alone" in report["scorers"]
+    assert "splice_alone" in report["scorers"] and "tone_net_alone" in report["scorers"]
 
     # Calibrating again from the run's own record reproduces the trained model exactly.
     again_path = home / "again.pt"
@@ -82,9 +82,18 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     trained = ContinuationModel.load(model_path(settings)).net.state_dict()
     again_state = ContinuationModel.load(again_path).net.state_dict()
     assert all(bool((again_state[k] == v).all()) for k, v in trained.items())
+    # So does training its learned tone term again on the run's own tracks.
+    res = runner.invoke(cli, ["--home", str(home), "train", "--extend", str(model_path(settings)),
+                              "--tone-steps", "4", "--out", str(again_path), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["val_tracks"] == info["val_tracks"]
+    again_state = ContinuationModel.load(again_path).net.state_dict()
+    assert all(bool((again_state[k] == v).all()) for k, v in trained.items())
     bare = home / "bare.pt"
     ContinuationModel(net=ContinuationNet(ModelConfig())).save(bare)
     res = runner.invoke(cli, ["--home", str(home), "calibrate", "--model", str(bare)])
+    assert res.exit_code == 1 and "does not record how it was trained" in res.output
+    res = runner.invoke(cli, ["--home", str(home), "train", "--extend", str(bare)])
     assert res.exit_code == 1 and "does not record how it was trained" in res.output
     for command in ("calibrate", "eval"):  # a missing checkpoint: one line, not a traceback
         res = runner.invoke(cli, ["--home", str(home), command, "--model", str(home / "no.pt")])

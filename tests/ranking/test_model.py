@@ -108,7 +108,8 @@ def test_seam_re_ranker_scores_from_stored_features_equal_scores_from_clips():
                              + CFG.splice_order + 1
                              + max(CFG.splice_order, CFG.splice_span, CFG.splice_reach)
                              + CFG.splice_reach
-                             + 634)  # tone: 2048-point bins 7-640, 54.7 Hz to 5 kHz
+                             # tone: 2048-point bins 7-640, 54.7 Hz to 5 kHz, two windows
+                             + 2 * 634)
     np.testing.assert_allclose(model.score_features(e_a, s_a, e_b, s_b),
                                model.score_pairs(clips, clips[::-1], 22050), atol=1e-6)
 
@@ -159,7 +160,7 @@ def test_training_is_deterministic_and_resumes_exactly(synthetic_tracks: list[Tr
                                                         tmp_path: Path):
     tr, va = synthetic_tracks[:8], synthetic_tracks[16:]
     cfg = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=6, calib_pairs=40, seed=5,
-                      fine_steps=3, fine_batch=6)
+                      fine_steps=3, fine_batch=6, tone_steps=3, tone_batch=6)
     first = train(tr, va, out=tmp_path / "a.pt", cfg=cfg)
     train(tr, va, out=tmp_path / "b.pt", cfg=cfg)
     wa, wb = _weights(tmp_path / "a.pt"), _weights(tmp_path / "b.pt")
@@ -191,22 +192,22 @@ def test_shipped_weights_load_and_prefer_true_continuations():
 
 def test_checkpoints_from_before_the_fine_seam_load_and_resume(synthetic_tracks: list[TrackMel],
                                                                tmp_path: Path):
-    old_cfg = ModelConfig(fine_frames=0)
+    old_cfg = ModelConfig(fine_frames=0, tone_channels=0)
     net = ContinuationNet(old_cfg).eval()
     path = tmp_path / "old.pt"
     ContinuationModel(net=net).save(path)
     ckpt = torch.load(path, weights_only=False)
-    old_keys = ("fine", "splice")  # what checkpoints from before both lack
+    old_keys = ("fine", "splice", "tone")  # what checkpoints from before all three lack
     ckpt["config"] = {k: v for k, v in ckpt["config"].items() if not k.startswith(old_keys)}
     ckpt["state"] = {k: v for k, v in ckpt["state"].items() if not k.startswith(old_keys)}
     torch.save(ckpt, path)
     old = ContinuationModel.load(path)
     assert old.net.fine is None and old.config.seam_size == CFG.n_mels * CFG.seam_frames
-    assert not old.config.splice_order
-    # A stage-one training state without fine-seam weights resumes into stage two.
+    assert not old.config.splice_order and old.net.tone is None
+    # A stage-one training state without fine-seam weights resumes into stages two and three.
     tr, va = synthetic_tracks[:6], synthetic_tracks[16:]
     cfg = TrainConfig(epochs=1, steps_per_epoch=2, batch_size=6, calib_pairs=40, seed=3,
-                      fine_steps=2, fine_batch=6)
+                      fine_steps=2, fine_batch=6, tone_steps=2, tone_batch=6)
     train(tr, va, out=tmp_path / "m.pt", cfg=cfg)
     state_path = tmp_path / "m.pt.state"
     st = torch.load(state_path, weights_only=False)
@@ -215,6 +216,7 @@ def test_checkpoints_from_before_the_fine_seam_load_and_resume(synthetic_tracks:
     resumed = ContinuationModel.load(train(tr, va, out=tmp_path / "m.pt", cfg=cfg,
                                            resume=True).checkpoint)
     assert resumed.net.fine is not None and resumed.config.splice_size
+    assert resumed.net.tone is not None
     with pytest.raises(RuntimeError, match="does not fit"):
         st["state"]["exit_tower.stray"] = torch.zeros(1)
         torch.save(st, state_path)

@@ -13,7 +13,7 @@ from ranking import ContinuationModel
 from ranking.model import ContinuationNet, ModelConfig
 from ranking.pairs import TrackMel
 from ranking.splice import _levinson, clip_features, pair_logits
-from ranking.train import TrainConfig, recalibrate, train
+from ranking.train import TrainConfig, extend, recalibrate, train
 from tests.ranking.conftest import make_tracks
 
 CFG = ModelConfig()
@@ -97,11 +97,11 @@ def _notes(freqs: list[float], *, seconds: float, rng: np.random.Generator,
 
 def test_tone_hears_the_same_notes_across_the_cut_and_not_others(rng: np.random.Generator):
     c_major, d_minor = [261.6, 329.6, 392.0], [293.7, 349.2, 440.0]
-    a = np.stack([_notes(c_major, seconds=0.2, rng=rng, bright=0.5)[::-1] for _ in range(4)])
+    a = np.stack([_notes(c_major, seconds=0.3, rng=rng, bright=0.5)[::-1] for _ in range(4)])
     # B strikes its chord anew, on a brighter instrument, with its own phases: the waveform
     # does not run on, but the notes do.
-    same = np.stack([_notes(c_major, seconds=0.2, rng=rng, bright=0.8) for _ in range(4)])
-    other = np.stack([_notes(d_minor, seconds=0.2, rng=rng, bright=0.8) for _ in range(4)])
+    same = np.stack([_notes(c_major, seconds=0.3, rng=rng, bright=0.8) for _ in range(4)])
+    other = np.stack([_notes(d_minor, seconds=0.3, rng=rng, bright=0.8) for _ in range(4)])
     exits = clip_features(a, side="exit", **KW)
     held = pair_logits(exits, clip_features(same, side="entry", **KW), **KW)[:, 4]
     moved = pair_logits(exits, clip_features(other, side="entry", **KW), **KW)[:, 4]
@@ -142,29 +142,33 @@ def test_trained_model_weighs_the_splice_term_and_it_finds_true_continuations(
     assert result["model"]["recall1_same"] >= result["model_without_splice"]["recall1_same"]
 
 
-def test_recalibrating_an_older_model_gives_what_training_with_splice_gives(
+def test_an_older_model_gains_splice_and_tone_terms_as_training_with_them_gives(
         synthetic_tracks: list[TrackMel], trained_model_path: Path, tmp_path: Path):
-    # The same run as the `trained_model_path` fixture, under a config without the splice term.
+    # The same run as the `trained_model_path` fixture, under a config without the splice term
+    # (and so without the learned tone term, which reads the splice term's spectra).
     cfg = TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
-                      fine_steps=40, fine_batch=12)
-    old = train(synthetic_tracks[:16], synthetic_tracks[16:], out=tmp_path / "old.pt",
-                model_cfg=ModelConfig(splice_order=0), cfg=cfg)
+                      fine_steps=40, fine_batch=12, tone_steps=40, tone_batch=12)
+    tr, val = synthetic_tracks[:16], synthetic_tracks[16:]
+    old = train(tr, val, out=tmp_path / "old.pt", model_cfg=ModelConfig(splice_order=0), cfg=cfg)
     older = ContinuationModel.load(old.checkpoint)
-    assert not older.config.splice_size
-    new = recalibrate(older, synthetic_tracks[16:], model_cfg=CFG, cfg=cfg)
+    assert not older.config.splice_size and older.net.tone is None
+    # Calibration alone cannot add a term with weights; `extend` trains it.
+    with pytest.raises(ValueError, match="only the splice"):
+        recalibrate(older, val, model_cfg=CFG, cfg=cfg)
+    with pytest.raises(ValueError, match="only the splice"):
+        recalibrate(older, val, model_cfg=ModelConfig(dim=64), cfg=cfg)
+    with pytest.raises(ValueError, match="only the splice and learned tone"):
+        extend(older, tr, val, model_cfg=ModelConfig(dim=64), cfg=cfg)
+    new = extend(older, tr, val, model_cfg=CFG, cfg=cfg)
     want = ContinuationModel.load(trained_model_path).net.state_dict()
     got = new.net.state_dict()
     assert got.keys() == want.keys()
     for k in want:
         assert bool((got[k] == want[k]).all()), k
-    with pytest.raises(ValueError, match="only the splice"):
-        recalibrate(older, synthetic_tracks[16:], model_cfg=ModelConfig(dim=64), cfg=cfg)
-    # A model from before the reach logits (two splice weights) gains them the same way.
-    closed = recalibrate(new, synthetic_tracks[16:],
-                         model_cfg=replace(CFG, splice_reach=0, splice_tone=0),
-                         cfg=cfg)
-    assert closed.net.splice_cal.shape == (2,) and closed.config.splice_size < CFG.splice_size
-    again = recalibrate(closed, synthetic_tracks[16:], model_cfg=CFG, cfg=cfg).net.state_dict()
+    # A model from before the reach logits (three splice weights) gains them by calibration.
+    closed = recalibrate(new, val, model_cfg=replace(CFG, splice_reach=0), cfg=cfg)
+    assert closed.net.splice_cal.shape == (3,) and closed.config.splice_size < CFG.splice_size
+    again = recalibrate(closed, val, model_cfg=CFG, cfg=cfg).net.state_dict()
     for k in want:
         assert bool((again[k] == want[k]).all()), k
 
