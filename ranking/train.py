@@ -326,14 +326,21 @@ def _train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConf
     """Stage three (`ranking.train_tone`), its steps reported after the ``done`` before it."""
     if net.tone is None or not cfg.tone_steps:
         return
+    train_tone(net, tracks, steps=cfg.tone_steps, batch_size=cfg.tone_batch, lr=cfg.lr,
+               weight_decay=cfg.weight_decay, min_gap_s=cfg.min_gap_s, seed=cfg.seed,
+               device=device, progress=_after(progress, done, total))
 
-    def tone_progress(step: int, loss: float) -> None:
+
+def _after(progress: Callable[[int, int, dict[str, float]], None] | None, done: int,
+           total: int) -> Callable[[int, float], None]:
+    """A later stage's ``progress(step, loss)``, reported to the run's ``progress`` as steps
+    after the ``done`` of the stages before it, out of ``total``."""
+
+    def report(step: int, loss: float) -> None:
         if progress:
             progress(done + step, total, {"loss": loss})
 
-    train_tone(net, tracks, steps=cfg.tone_steps, batch_size=cfg.tone_batch, lr=cfg.lr,
-               weight_decay=cfg.weight_decay, min_gap_s=cfg.min_gap_s, seed=cfg.seed,
-               device=device, progress=tone_progress)
+    return report
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -411,15 +418,10 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
             "sampler_rng": sampler.rng.bit_generator.state, "rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(), "history": history})
     if fine_steps:  # zero without a fine seam
-
-        def fine_progress(step: int, loss: float) -> None:
-            if progress:
-                progress(stage_one + step, total, {"loss": loss})
-
         train_fine_seam(net, tracks, steps=fine_steps, batch_size=cfg.fine_batch, lr=cfg.lr,
                         weight_decay=cfg.weight_decay, gain_jitter_db=cfg.gain_jitter_db,
                         min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
-                        progress=fine_progress)
+                        progress=_after(progress, stage_one, total))
     _train_tone(net, tracks, cfg, device, progress, done=stage_one + fine_steps, total=total)
     scale, bias = _calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
                                  cfg.calib_pairs)

@@ -3,15 +3,15 @@
 `ranking.model.ToneNet` reads the tone spectra (`ranking.splice.tone_spectra`) of two 128 ms
 windows each side of a cut. Those come from raw audio, not from the whole-track log-mel, so the
 term is trained after the fine seam, on the tracks' decoded audio (`TrackMel.audio`). The
-spectra of every cut are computed once, both sides, before the first step: the dev corpus's
-100,000 cuts take about a minute, where computing them afresh for each batch would take four
-times as long.
+spectra of every cut are computed once, both sides, before the first step (`ToneBank`): 1,500
+steps draw about 770,000 rows from the dev corpus's 200,000 cut sides, so computing them per
+batch would repeat each almost four times.
 
 Its loss is binary cross-entropy: the true continuation against the same song at least
-``min_gap_s`` away and against another song, weighted alike. (The similar-tempo-and-key
-negatives the other stages add bring nothing here: the spectra know nothing of tempo, and key
-is what the spectra read anyway.) Nothing else in the model moves; its logit joins the
-calibrated sum (`ranking.train`).
+``min_gap_s`` away and against another song, weighted alike, the recipe the seventh session
+measured (BENCHMARKS.md); the similar-tempo-and-key negatives of the other stages were not
+tried here. Nothing else in the model moves; its logit joins the calibrated sum
+(`ranking.train`).
 
 Deterministic under a seed: it draws from its own sampler and generators, so it gives the same
 weights whether it runs after stage two or is added to a trained model (`ranking.train.extend`).
