@@ -140,26 +140,20 @@ def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: 
     from dataclasses import asdict, replace
 
     from radio.errors import RadioError
-    from radio.modeling import load_model_inputs
     from ranking.model import ContinuationModel, ModelConfig
     from ranking.pairs import split_tracks
     from ranking.train import extend
 
     t0 = time.perf_counter()
     model = ContinuationModel.load(src)
-    if not model.meta.get("train_config") or "train_track_hashes" not in model.meta:
-        raise RadioError(f"{src} does not record how it was trained; retrain it with "
-                         "`radio train`")
+    _require_training_record(model, src)
     if not tone_steps:
         raise RadioError("--extend trains the learned tone term: give --tone-steps above 0")
     tcfg = replace(_train_config(model), tone_steps=tone_steps)
     mcfg = replace(_splice_now(model), **{k: v for k, v in asdict(ModelConfig()).items()
                                           if k.startswith("tone_")})
-    with _bar("decode") as bar:
-        task = bar.add_task("decode", total=None, info="")
-        inputs = load_model_inputs(settings, cfg=mcfg, workers=workers, keep_audio=True,
-                                   holdout=tuple(model.meta.get("holdout", ())),
-                                   progress=lambda d, t: bar.update(task, completed=d, total=t))
+    inputs = _decode_for_calibration(settings, mcfg, workers=workers,
+                                     holdout=tuple(model.meta.get("holdout", ())))
     tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=tcfg.seed)
     if {t.track_id for t in tr + val} != set(model.meta["train_track_hashes"]):
         raise RadioError(f"this library is not the one {src} was trained on; retrain with "
@@ -235,9 +229,7 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
         _refit(model, songs, mcfg, tcfg, out or model_path(settings), as_json,
                "library_tracks", record=True)
         return
-    if not model.meta.get("train_config") or "train_track_hashes" not in model.meta:
-        raise RadioError(f"{src} does not record how it was trained; retrain it with "
-                         "`radio train`")
+    _require_training_record(model, src)
     inputs = _decode_for_calibration(settings, mcfg,
                                      holdout=tuple(model.meta.get("holdout", ())))
     _, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=tcfg.seed)
@@ -246,6 +238,16 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
         raise RadioError(f"this library is not the one {src} was trained on: its calibration "
                          "tracks differ; retrain with `radio train`")
     _refit(model, val, mcfg, tcfg, out or src, as_json, "val_tracks", record=False)
+
+
+def _require_training_record(model: ContinuationModel, src: Path) -> None:
+    """Raise unless ``model`` records its training run (config and tracks), which
+    `radio calibrate` and `radio train --extend` repeat."""
+    from radio.errors import RadioError
+
+    if not model.meta.get("train_config") or "train_track_hashes" not in model.meta:
+        raise RadioError(f"{src} does not record how it was trained; retrain it with "
+                         "`radio train`")
 
 
 def _learned_from(model: ContinuationModel) -> set[str]:
