@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from radio.config import Settings  # noqa: E402
 from radio.store import Store  # noqa: E402
 from ranking.index import CueIndex  # noqa: E402
-from ranking.sequencer import Constraints, GAConfig, fitness, sequence  # noqa: E402
+from ranking.objective import Constraints, fitness  # noqa: E402
+from ranking.sequencer import GAConfig, sequence  # noqa: E402
 from ranking.solvers import exact, greedy  # noqa: E402
 from ranking.transitions import Candidate, score_tensor  # noqa: E402
 

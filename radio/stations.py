@@ -37,7 +37,8 @@ from radio.records import Track
 from radio.store import Store
 from ranking import ContinuationModel
 from ranking.index import CueIndex
-from ranking.sequencer import Constraints, GAConfig, Solution, extend, sequence
+from ranking.objective import Constraints, Solution
+from ranking.sequencer import GAConfig, extend, sequence
 from ranking.transitions import (
     Candidate,
     SoftWeights,

@@ -5,7 +5,8 @@ Never imports `radio` or `server`.
 
 from ranking.errors import ClipError, ModelLoadError, RankingError
 from ranking.model import ContinuationModel, ModelConfig
-from ranking.sequencer import Constraints, GAConfig, Solution, extend, fitness, sequence
+from ranking.objective import Constraints, Solution, fitness
+from ranking.sequencer import GAConfig, extend, sequence
 from ranking.transitions import Candidate, SoftWeights, TransitionScores, score_tensor
 
 __all__ = [

@@ -8,7 +8,7 @@
   best plan kept (a stronger baseline than one arbitrary start).
 - `random_plan`: a random allowed order with random valid cues: the floor.
 
-All take the `TransitionScores` and `Constraints` of `ranking.sequencer` and return its
+All take the `TransitionScores` and `Constraints` of `ranking.objective` and return its
 `Solution`. Pure numpy.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.sequencer import Constraints, Solution, fitness, solution_from
+from ranking.objective import Constraints, Solution, fitness, solution_from
 from ranking.transitions import TransitionScores
 
 __all__ = ["EXACT_MAX", "exact", "greedy", "random_plan"]

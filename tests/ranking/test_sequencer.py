@@ -11,17 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ranking.sequencer import (
-    FLOOR,
-    PENALTY,
-    Constraints,
-    GAConfig,
-    best_cues,
-    extend,
-    fitness,
-    sequence,
-    violations,
-)
+from ranking.cues import best_cues
+from ranking.objective import FLOOR, PENALTY, Constraints, fitness, violations
+from ranking.sequencer import GAConfig, extend, sequence
 from ranking.solvers import exact, greedy, random_plan
 from ranking.transitions import (
     Candidate,
