@@ -44,6 +44,7 @@ from ranking.objective import (
     plan_duration,
     solution_from,
 )
+from ranking.solvers import greedy
 from ranking.transitions import TransitionScores
 
 __all__ = ["GAConfig", "extend", "sequence"]
@@ -190,8 +191,6 @@ class _Search:
         pop = [_Genome(random.sample(range(f), f), exits[i], entries[i])
                for i in range(cfg.population)]
         if cfg.seed_greedy:
-            from ranking.solvers import greedy  # solvers builds on this module
-
             sol = greedy(self.s, self.c)
             where = {int(t): k for k, t in enumerate(self.free)}
             head = [where[t] for t in sol.order[len(self.lead):] if t in where]
@@ -313,8 +312,6 @@ class _Search:
         order, ex, en = self.plan_of(winner)
         source = "ga"
         if cfg.greedy_floor:
-            from ranking.solvers import greedy  # solvers builds on this module
-
             g = greedy(self.s, self.c)
             if fitness(self.s, self.c, g.order, g.exit_cues, g.entry_cues) > (
                     winner.fitness.values[0] + 1e-9):
