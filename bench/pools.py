@@ -3,7 +3,7 @@
     nice -n 10 .venv/bin/python bench/pools.py --home radio-data-demo
 
 For every track of the library as a seed, `radio.pools.candidate_pool` draws a pool; the share
-of the ten songs after the seed whose style (`radio.fetch.STYLES` of their Debian package)
+of the ten songs after the seed whose style (`radio.fetch_catalog.STYLES` of their Debian package)
 equals the seed's is the figure the issue sets (>= 70 %). It is reported for plain relevance
 (diverse 1.0), the default MMR variety (0.7) and a baseline in the same run: ten random songs.
 "Back to back" counts neighbouring pool entries from one album (pool order is the relevance
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from radio.config import Settings
-from radio.fetch import STYLES
+from radio.fetch_catalog import STYLES
 from radio.listeners import record_feedback
 from radio.pools import StationRequest, candidate_pool
 from radio.records import Track

@@ -1,7 +1,7 @@
 """Search quality and speed on the demo library: prompts, seed-song pools, encoding, queries.
 
 Quality: precision@10 of fixed prompts, each mapped to the style it asks for (written before any
-result was seen), where a track's style is `radio.fetch.STYLES` of its Debian package. Three
+result was seen), where a track's style is `radio.fetch_catalog.STYLES` of its Debian package. Three
 document variants, because the demo's sidecar tags contain the style word itself:
 
 * ``tags``: documents as an operator gets them (style and package tags included);
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from radio.config import Settings
 from radio.errors import RadioError
-from radio.fetch import STYLES
+from radio.fetch_catalog import STYLES
 from radio.records import Track
 from radio.search import BLEND, similar_tracks, song_fields, spread_albums
 from radio.songvectors import song_matrix

@@ -1,4 +1,6 @@
-"""radio.fetch on tiny fake Debian packages built with ``dpkg-deb -b``: no network.
+"""radio.fetch and its fetch_* modules on tiny fake Debian packages built with ``dpkg-deb -b``.
+
+No network.
 
 Known answers: the cycle length a looped file was built from, the titles written into an
 ``album.json``, the file names (odd characters included) and licences put into each package.
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from radio import fetch
+from radio import fetch, fetch_apt, fetch_catalog, fetch_layout, fetch_loops
 from radio.errors import FetchError
 
 SR = 22050
@@ -144,8 +146,8 @@ def fetched(cache: Path,
             tmp_path_factory: pytest.TempPathFactory) -> tuple[fetch.FetchReport, Path]:
     dest = tmp_path_factory.mktemp("dest")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fetch, "MIN_SECONDS", 3.0)
-        mp.setattr(fetch, "_run", _no_apt(fetch._run))
+        mp.setattr(fetch_layout, "MIN_SECONDS", 3.0)
+        mp.setattr(fetch_apt, "_run", _no_apt(fetch_apt._run))
         report = fetch.fetch_packages(
             ["ufoai-music", "warzone2100-music", "neverball-common", "planetblupi-music-ogg"],
             cache=cache, dest=dest)
@@ -196,12 +198,12 @@ def test_sidecars_carry_album_style_and_album_json_titles(fetched) -> None:
     t4 = sidecar(dest, "warzone2100-music/albums/legacy/track4.opus")
     assert t4["title"] == "Uncertain Future" and t4["artist"] == "LupusMechanicus"
     assert t4["album"] == "Warzone 2100" and "Legacy Soundtrack" in t4["comment"]
-    assert t4["tags"] == ["warzone2100-music", fetch.STYLES["warzone2100-music"]]
+    assert t4["tags"] == ["warzone2100-music", fetch_catalog.STYLES["warzone2100-music"]]
     assert sidecar(dest, "warzone2100-music/albums/legacy/track5.opus")["title"] == "Recovery Ops"
     assert sidecar(dest, "warzone2100-music/menu.ogg")["title"] == "Menu"  # from the file name
     odd = sidecar(dest, "ufoai-music/" + ODD_MEMBER)
     assert odd["album"] == "UFO: Alien Invasion" and odd["tags"][0] == "ufoai-music"
-    for style in fetch.STYLES.values():
+    for style in fetch_catalog.STYLES.values():
         assert style, "every package needs an honest style label"
 
 
@@ -244,9 +246,9 @@ def test_second_run_is_quick_and_rewrites_nothing(fetched, cache: Path,
     report, dest = fetched
     flac = dest / "planetblupi-music-ogg/music/music000.flac"
     before = flac.stat().st_mtime_ns
-    monkeypatch.setattr(fetch, "MIN_SECONDS", 3.0)
-    monkeypatch.setattr(fetch, "_run", _no_apt(fetch._run))
-    monkeypatch.setattr(fetch, "decode", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(fetch_layout, "MIN_SECONDS", 3.0)
+    monkeypatch.setattr(fetch_apt, "_run", _no_apt(fetch_apt._run))
+    monkeypatch.setattr(fetch_loops, "decode", lambda *a, **k: pytest.fail("decoded again"))
     start = time.perf_counter()
     again = fetch.fetch_packages([p.package for p in report.packages], cache=cache, dest=dest)
     assert time.perf_counter() - start < 5
@@ -259,13 +261,13 @@ def test_find_loop_period_known_answers(rng: np.random.Generator) -> None:
     sr = 4000
     cycle = melody(12.5, seed=11, sr=sr)
     looped = np.tile(cycle, 3) + 0.003 * rng.standard_normal(3 * cycle.size).astype(np.float32)
-    assert fetch.find_loop_period(looped, sr=sr) == cycle.size
+    assert fetch_loops.find_loop_period(looped, sr=sr) == cycle.size
     # A piece that repeats a phrase but does not loop: A A B C.
     a = melody(11.0, seed=12, sr=sr)
     song = np.concatenate([a, a, melody(11.0, seed=13, sr=sr), melody(11.0, seed=14, sr=sr)])
-    assert fetch.find_loop_period(song, sr=sr) is None
-    assert fetch.find_loop_period(melody(40.0, seed=15, sr=sr), sr=sr) is None
-    assert fetch.find_loop_period(np.zeros(60 * sr, dtype=np.float32), sr=sr) is None
+    assert fetch_loops.find_loop_period(song, sr=sr) is None
+    assert fetch_loops.find_loop_period(melody(40.0, seed=15, sr=sr), sr=sr) is None
+    assert fetch_loops.find_loop_period(np.zeros(60 * sr, dtype=np.float32), sr=sr) is None
 
 
 def test_missing_deb_runs_apt_update_once(tmp_path: Path,
@@ -281,17 +283,18 @@ def test_missing_deb_runs_apt_update_once(tmp_path: Path,
             return subprocess.CompletedProcess(cmd, 100, "", "E: Unable to locate package x")
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(fetch, "_run", fake_run)
+    monkeypatch.setattr(fetch_apt, "_run", fake_run)
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    deb, downloaded = fetch._find_or_download("asc-music", tmp_path, fetch._AptUpdater(),
-                                              lambda _m: None)
+    deb, downloaded = fetch_apt._find_or_download("asc-music", tmp_path, fetch_apt._AptUpdater(),
+                                                  lambda _m: None)
     assert downloaded and deb.name == "asc-music_1.3-6_all.deb"
     assert [c[:2] for c in calls] == [["apt-get", "download"], ["apt-get", "update"],
                                       ["apt-get", "download"]]
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     calls.clear()
     with pytest.raises(FetchError, match="sudo apt-get update"):
-        fetch._find_or_download("nexuiz-music", tmp_path, fetch._AptUpdater(), lambda _m: None)
+        fetch_apt._find_or_download("nexuiz-music", tmp_path, fetch_apt._AptUpdater(),
+                                    lambda _m: None)
 
 
 def test_unknown_names_are_clear_errors(tmp_path: Path) -> None:
@@ -299,7 +302,7 @@ def test_unknown_names_are_clear_errors(tmp_path: Path) -> None:
         fetch.fetch_corpus("nope", cache=tmp_path, dest=tmp_path / "d")  # type: ignore[arg-type]
     with pytest.raises(FetchError, match="no music layout known for foo"):
         fetch.fetch_packages(["foo"], cache=tmp_path, dest=tmp_path / "d")
-    assert set(fetch.DEV_PACKAGES) == {
+    assert set(fetch_catalog.DEV_PACKAGES) == {
         "ufoai-music", "warzone2100-music", "nexuiz-music", "hedgewars-data", "drascula-music",
         "flare-game", "asc-music", "planetblupi-music-ogg"}
-    assert fetch.CI_PACKAGES == ("neverball-common", "xmoto-data")
+    assert fetch_catalog.CI_PACKAGES == ("neverball-common", "xmoto-data")

@@ -1,0 +1,107 @@
+"""The Debian packages radio-jockey fetches music from: named sets, styles and music layouts.
+
+`CI_PACKAGES`, `DEMO_PACKAGES` and `DEV_PACKAGES` are the corpora behind ``radio fetch-ci``,
+``fetch-demo`` and ``fetch-dev``. `STYLES` gives each package one honest style label, the ground
+truth of the prompt-search tests and benchmarks. ``_SPECS`` says where each package keeps its
+music and which files there are not tracks; a package needs an entry in both to be fetched.
+
+Pure data: nothing here downloads, unpacks or opens a file (`radio.fetch` does, through its
+``fetch_*`` modules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CI_PACKAGES", "DEMO_PACKAGES", "DEV_PACKAGES", "STYLES"]
+
+
+CI_PACKAGES = ("neverball-common", "xmoto-data")
+# Four clearly different styles (electronic, ambient, orchestral, retro) in about 250 MB.
+DEMO_PACKAGES = ("nexuiz-music", "warzone2100-music", "flare-game", "drascula-music")
+DEV_PACKAGES = (
+    "ufoai-music",
+    "warzone2100-music",
+    "nexuiz-music",
+    "hedgewars-data",
+    "drascula-music",
+    "flare-game",
+    "asc-music",
+    "planetblupi-music-ogg",
+)
+_CORPORA: dict[str, tuple[str, ...]] = {
+    "ci": CI_PACKAGES, "demo": DEMO_PACKAGES, "dev": DEV_PACKAGES}
+
+# One honest style label per package: the ground truth for prompt-search tests, so each says what
+# the package as a whole sounds like. Each judgement combines the package's own metadata (genre
+# tags, titles, the game) with measurements of every track (30 s at 22 kHz: percussive share of
+# the energy by HPSS, spectral centroid, tempo, pulse clarity) and a look at spectrograms.
+STYLES: dict[str, str] = {
+    # Synth arpeggios over a drum machine in every bgm track; steady pulse (clarity 0.75).
+    "neverball-common": "electronic",
+    # Synth bass and drum loops, dark-toned (median centroid 0.8 kHz); the files' own genre tag
+    # says only "Soundtrack". The least certain label here: electronic rather than rock.
+    "xmoto-data": "electronic",
+    # Film-style underscore for a sci-fi strategy game: orchestral themes (Vanethian) beside
+    # synth-sweep battle cues (Crystan, FL Studio); little percussion (0.14), dark (1.3 kHz).
+    "ufoai-music": "cinematic",
+    # Dark, slow-moving synth textures; the lowest percussive share (0.14) and brightness
+    # (centroid 1.0 kHz) of the sets with beats; the original 1999 score is ambient electronica.
+    "warzone2100-music": "ambient",
+    # Techno, drum'n'bass and industrial by elysis, blkrbt, Parapraxis (genre tag "Electronic");
+    # the most percussive and brightest set (0.35, 2.3 kHz), tempo ~130 BPM.
+    "nexuiz-music": "electronic",
+    # Cartoon-game theme tunes per map (pirate, oriental, Halloween, snow, olympics...), the most
+    # varied set (pulse clarity 0.23-0.95): one mood, not one genre.
+    "hedgewars-data": "playful",
+    # A 1996 adventure game's score: General-MIDI-style synthesis (perfectly steady partials, no
+    # vibrato), mostly without drums (percussive share 0.09).
+    "drascula-music": "retro",
+    # Fantasy RPG themes (town, battle, dungeon, magical): sustained strings/winds, timpani hits;
+    # the softest and darkest set (percussive share 0.04, centroid 0.7 kHz).
+    "flare-game": "orchestral",
+    # Synth stabs and drum loops (percussive share 0.51) in two of three tracks, pads in the third.
+    "asc-music": "electronic",
+    # Drum-machine grooves under synth leads: bright (2.5 kHz), percussive (0.42) and the
+    # clearest pulse of all (0.79).
+    "planetblupi-music-ogg": "electronic",
+}
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Where a package keeps its music; ``music`` folders are relative to ``root``.
+
+    A folder of the form ``x.pk3/dir`` reaches inside the zip ``x.pk3``.
+    """
+
+    album: str
+    root: str
+    music: tuple[str, ...]
+    exclude: tuple[tuple[str, str], ...] = ()  # (file-name glob, why it is not a track)
+    loops: bool = False  # each file repeats one cycle; keep one
+
+
+_SPECS: dict[str, _Spec] = {
+    "neverball-common": _Spec("Neverball", "usr/share/games/neverball", ("bgm",)),
+    "xmoto-data": _Spec("X-Moto", "usr/share/games/xmoto", ("Textures/Musics",)),
+    "ufoai-music": _Spec(
+        "UFO: Alien Invasion", "usr/share/games/ufoai/base", ("0music.pk3/music",),
+        exclude=(("dynamictest-*", "a test clip of the game's dynamic-music system"),),
+    ),
+    "warzone2100-music": _Spec("Warzone 2100", "usr/share/games/warzone2100/music", ("",)),
+    "nexuiz-music": _Spec(
+        "Nexuiz", "usr/share/games/nexuiz/data", ("music.pk3/sound/cdtracks",),
+        exclude=(("thunder.ogg", "a thunder sound effect (noise, spectral flatness 0.3)"),),
+    ),
+    "hedgewars-data": _Spec("Hedgewars", "usr/share/games/hedgewars/Data", ("Music",)),
+    "drascula-music": _Spec(
+        "Drascula: The Vampire Strikes Back", "usr/share/scummvm/drascula", ("audio",)
+    ),
+    "flare-game": _Spec(
+        "Flare", "usr/share/games/flare/mods/fantasycore", ("music",),
+        exclude=(("wind_ambient.ogg", "a wind-noise ambience (its tags: CC0 'wind1'), not music"),),
+    ),
+    "asc-music": _Spec("Advanced Strategic Command", "usr/share/games/asc", ("music",)),
+    "planetblupi-music-ogg": _Spec("Planet Blupi", "usr/share/planetblupi", ("music",), loops=True),
+}

@@ -1,0 +1,107 @@
+"""Laying out one unpacked package under ``dest/<package>``: tracks, sidecars and licences.
+
+``_lay_out`` takes the package's music sources (`radio.fetch_sources`), leaves out the files its
+``_Spec`` excludes, cuts looped files to one cycle (`radio.fetch_loops`), drops audio shorter than
+`MIN_SECONDS`, writes each track's ``.tags.json`` and the licences (`radio.fetch_credits`),
+deletes what an earlier run left that is no longer wanted, and returns the package's manifest
+entry.
+
+It never downloads or unpacks (`radio.fetch_apt`) and never writes the manifest (`radio.fetch`).
+Tracks placed here are hard links into the cache where the file system allows: read-only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mutagen
+
+from radio.audio import probe_duration
+from radio.errors import AudioLoadError
+from radio.fetch_catalog import _SPECS, STYLES
+from radio.fetch_credits import _package_metadata, _sidecar, _write_licences
+from radio.fetch_loops import _one_cycle
+from radio.fetch_sources import _music_sources, _place
+
+if TYPE_CHECKING:
+    from radio.fetch import Progress
+
+__all__ = ["MIN_SECONDS"]
+
+
+MIN_SECONDS = 20.0
+"""Shorter audio in a music folder is a jingle or sting, not a track."""
+
+
+def _lay_out(package: str, root: Path, dest: Path, old: dict[str, Any] | None,
+             say: Progress) -> dict[str, Any]:
+    """Place the music of one unpacked package under ``dest/<package>``; its manifest entry."""
+    spec = _SPECS[package]
+    base = root / spec.root
+    sources, skipped = _music_sources(package, spec, base)
+    out_dir = dest / package
+    previous = {dest / f["path"]: f for f in (old or {}).get("files", [])}
+    extra = _package_metadata(spec, base)
+    files, kept = [], set()
+    say(f"{package}: laying out {len(sources)} files")
+    for src in sources:
+        reason = next((why for pat, why in spec.exclude if fnmatch.fnmatch(src.rel.name, pat)),
+                      None)
+        if reason:
+            skipped.append({"path": src.label, "reason": reason})
+            continue
+        target = out_dir / src.rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if spec.loops:
+                target, info = _one_cycle(src, target, previous, say)
+            else:
+                _place(src, target)
+                info = {}
+            seconds = _duration(target)
+        except AudioLoadError as exc:
+            target.unlink(missing_ok=True)
+            skipped.append({"path": src.label, "reason": f"not decodable ({exc.reason})"})
+            continue
+        if seconds < MIN_SECONDS:
+            target.unlink()
+            why = f"{seconds:.1f} s, shorter than {MIN_SECONDS:g} s (a jingle)"
+            skipped.append({"path": src.label, "reason": why})
+            continue
+        sidecar = target.with_name(target.stem + ".tags.json")
+        tags = _sidecar(package, spec, src, target, extra, info)
+        sidecar.write_text(json.dumps(tags, indent=1) + "\n", "utf-8")
+        kept.update({target, sidecar})
+        files.append({
+            **{k: v for k, v in info.items() if k not in ("path", "sidecar", "bytes", "seconds")},
+            "path": target.relative_to(dest).as_posix(), "source": src.label,
+            "sidecar": sidecar.relative_to(dest).as_posix(),
+            "bytes": target.stat().st_size, "seconds": round(seconds, 3),
+        })
+    _remove_stale(out_dir, kept)
+    licence = _write_licences(package, root, base, spec, dest, files)
+    return {"album": spec.album, "style": STYLES[package], "licence": licence,
+            "files": files, "skipped": skipped}
+
+
+def _remove_stale(out_dir: Path, kept: set[Path]) -> None:
+    """Delete what an earlier run with other rules left in this package's folder."""
+    for path in sorted(out_dir.rglob("*"), reverse=True):
+        if path.is_file() and path not in kept:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def _duration(path: Path) -> float:
+    """Seconds of audio from the header (mutagen), or from ffprobe as a fallback."""
+    try:
+        meta = mutagen.File(path)
+        if meta is not None and meta.info.length > 0:
+            return float(meta.info.length)
+    except (mutagen.MutagenError, OSError):
+        pass
+    return probe_duration(path)
