@@ -39,40 +39,28 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
 from radio.config import Settings
 from radio.errors import RadioError
+from radio.live_plan import StationLike, _Tail, retry_locked
 from radio.plan import Plan, PlanItem, Transition
 from radio.render import RenderConfig, beats_from_store, render
 from radio.sponsor_plans import with_sponsor_beats
 
-__all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "StationLike", "mp3_frame_sizes",
-           "retry_locked"]
+__all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "mp3_frame_sizes"]
 
 log = logging.getLogger(__name__)
 
 SR = 44100
 MP3_FRAME = 1152  # samples per MPEG-1 layer III frame
 _KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-T = TypeVar("T")
 State = Literal["starting", "live", "stopped", "failed"]
-
-
-class StationLike(Protocol):
-    """What the engine needs of `radio.stations.Station`."""
-
-    id: str
-    plan: Plan
-
-    def ensure_ahead(self, index: int, n: int = 2) -> None: ...
-
-    def replan_after(self, index: int, *, not_before: float) -> None: ...
 
 
 def _to_i16(chunk: np.ndarray) -> np.ndarray:
@@ -155,50 +143,6 @@ def mp3_frame_sizes(buf: bytes | bytearray) -> list[int]:
         sizes.append(size)
         pos += size
     return sizes
-
-
-class _Tail(Sequence[T]):
-    """A live view of ``source()[offset:]`` (the station's plan grows in place), with the first
-    element optionally replaced."""
-
-    def __init__(self, source: Callable[[], list[T]], offset: int,
-                 first: Callable[[T], T] | None = None) -> None:
-        self._source, self._offset, self._first = source, offset, first
-
-    def __len__(self) -> int:
-        return max(0, len(self._source()) - self._offset)
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        j = i + len(self) if i < 0 else i
-        if not 0 <= j < len(self):
-            raise IndexError(i)
-        got = self._source()[self._offset + j]
-        return self._first(got) if j == 0 and self._first is not None else got
-
-    def __iter__(self) -> Iterator[T]:
-        j = 0
-        while j < len(self):
-            yield self[j]
-            j += 1
-
-
-def retry_locked(fn: Callable[[], T], *, tries: int = 5) -> T:
-    """``fn()``, tried again after a short pause when SQLite said "database is locked".
-
-    Opening a `radio.store.Store` writes its schema row; in WAL mode that write fails at once
-    (no busy wait) when another connection committed in between, e.g. the play log. The race
-    is brief, so a few retries make station planning under load reliable.
-    """
-    for attempt in range(tries):
-        try:
-            return fn()
-        except RadioError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.02 * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 def _render_takes_on_item() -> bool:
