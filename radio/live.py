@@ -29,6 +29,9 @@ for one entered through a junction it is the render marker's ``offset`` when the
 one, else the item's entry cue (`radio.render_geometry`: the overlap starts on the entry beat).
 A skip that comes when the song is already stretching into its planned junction does nothing.
 
+The pacer thread and the station clock live in `radio.live_pacer` (a mixin of `LiveStation`:
+one object, one lock), what the engine needs of the station in `radio.live_plan`.
+
 It never speaks HTTP (``publish`` is any callable) and never plans (the station does).
 """
 
@@ -39,63 +42,26 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 
 from radio.config import Settings
 from radio.errors import RadioError
+from radio.live_pacer import SR, Segment, _Pacer, _to_f32, _to_i16
+from radio.live_plan import StationLike, _Tail, retry_locked
 from radio.plan import Plan, PlanItem, Transition
 from radio.render import RenderConfig, beats_from_store, render
 from radio.sponsor_plans import with_sponsor_beats
 
-__all__ = ["LiveConfig", "LiveStation", "OnAir", "Segment", "StationLike", "mp3_frame_sizes",
-           "retry_locked"]
+__all__ = ["LiveConfig", "LiveStation", "OnAir"]
 
 log = logging.getLogger(__name__)
 
-SR = 44100
-MP3_FRAME = 1152  # samples per MPEG-1 layer III frame
-_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
-T = TypeVar("T")
 State = Literal["starting", "live", "stopped", "failed"]
-
-
-class StationLike(Protocol):
-    """What the engine needs of `radio.stations.Station`."""
-
-    id: str
-    plan: Plan
-
-    def ensure_ahead(self, index: int, n: int = 2) -> None: ...
-
-    def replan_after(self, index: int, *, not_before: float) -> None: ...
-
-
-def _to_i16(chunk: np.ndarray) -> np.ndarray:
-    """Rendered audio as it is kept ahead of the live point: 16-bit, quantised exactly as the
-    encoder's input would be (`radio.encode.pcm_s16le`), at half the memory of float32."""
-    out: np.ndarray = (np.clip(chunk, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
-    return out
-
-
-def _to_f32(pcm: np.ndarray) -> np.ndarray:
-    out: np.ndarray = pcm.astype(np.float32) / np.float32(32768.0)
-    return out
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Whole MP3 frames of station time ``start`` .. ``start + duration`` (seconds)."""
-
-    data: bytes
-    start: float
-    duration: float
-    title: str  # "Artist - Title" on air at ``start``
-    index: int  # plan item on air at ``start``
 
 
 @dataclass(frozen=True)
@@ -140,72 +106,11 @@ class _Stats:
     errors: list[str] = field(default_factory=list)
 
 
-def mp3_frame_sizes(buf: bytes | bytearray) -> list[int]:
-    """Sizes of the whole MPEG-1 layer III frames at the start of ``buf`` (our encoder's CBR)."""
-    sizes: list[int] = []
-    pos = 0
-    while pos + 4 <= len(buf):
-        h = int.from_bytes(buf[pos : pos + 4], "big")
-        br, sr_i, pad = (h >> 12) & 15, (h >> 10) & 3, (h >> 9) & 1
-        if h >> 21 != 0x7FF or (h >> 19) & 3 != 3 or (h >> 17) & 3 != 1 or br in (0, 15):
-            raise RadioError(f"not an MPEG-1 layer III frame at byte {pos}")
-        size = 144000 * _KBPS[br] // (44100, 48000, 32000)[sr_i] + pad
-        if pos + size > len(buf):
-            break
-        sizes.append(size)
-        pos += size
-    return sizes
-
-
-class _Tail(Sequence[T]):
-    """A live view of ``source()[offset:]`` (the station's plan grows in place), with the first
-    element optionally replaced."""
-
-    def __init__(self, source: Callable[[], list[T]], offset: int,
-                 first: Callable[[T], T] | None = None) -> None:
-        self._source, self._offset, self._first = source, offset, first
-
-    def __len__(self) -> int:
-        return max(0, len(self._source()) - self._offset)
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        j = i + len(self) if i < 0 else i
-        if not 0 <= j < len(self):
-            raise IndexError(i)
-        got = self._source()[self._offset + j]
-        return self._first(got) if j == 0 and self._first is not None else got
-
-    def __iter__(self) -> Iterator[T]:
-        j = 0
-        while j < len(self):
-            yield self[j]
-            j += 1
-
-
-def retry_locked(fn: Callable[[], T], *, tries: int = 5) -> T:
-    """``fn()``, tried again after a short pause when SQLite said "database is locked".
-
-    Opening a `radio.store.Store` writes its schema row; in WAL mode that write fails at once
-    (no busy wait) when another connection committed in between, e.g. the play log. The race
-    is brief, so a few retries make station planning under load reliable.
-    """
-    for attempt in range(tries):
-        try:
-            return fn()
-        except RadioError as exc:
-            if "locked" not in str(exc) or attempt == tries - 1:
-                raise
-            time.sleep(0.02 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 def _render_takes_on_item() -> bool:
     return "on_item" in inspect.signature(render).parameters
 
 
-class LiveStation:
+class LiveStation(_Pacer):
     """One station on air. `start` it, read `position`/`now_playing`, `request_skip`, `stop`."""
 
     def __init__(self, station: StationLike, *, settings: Settings,
@@ -299,18 +204,7 @@ class LiveStation:
         with self._lock:
             self._lock.notify_all()
 
-    # -- time ----------------------------------------------------------------------------
-    def _position(self) -> float:
-        return 0.0 if self._t0 is None else max(0.0, time.monotonic() - self._t0)
-
-    def _at(self, frame: int, *, rendered: bool = False) -> OnAir | None:
-        """The item on air at ``frame`` (``rendered``: the one whose audio is there)."""
-        found = None
-        for entry in self._onair:
-            if (entry.start_frame if rendered else entry.on_air_frame) <= frame:
-                found = entry
-        return found
-
+    # -- threads -------------------------------------------------------------------------
     def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
             try:
@@ -501,88 +395,3 @@ class LiveStation:
         n = min(len(old), round(fade_s * SR))
         self._xfade = old[:n] if n else None
         self._onair = [e for e in self._onair if e.start_frame < splice]
-
-    # -- pacer thread --------------------------------------------------------------------
-    def _pace_loop(self) -> None:
-        from radio.encode import Encoder
-
-        cfg = self.cfg
-        frame_s = MP3_FRAME / SR
-        mp3 = bytearray()
-        released = 0  # MP3 frames handed to publish
-        with Encoder("mp3", bitrate=cfg.bitrate, sr=SR) as enc:
-            while not self._stop.is_set():
-                time.sleep(cfg.tick_s)
-                with self._lock:
-                    if self._t0 is None:
-                        continue
-                    live = self._position()
-                    horizon = round((live + cfg.release_ahead_s + cfg.encode_lead_s) * SR)
-                    if self._fence is not None:
-                        horizon = min(horizon, self._fence)
-                    pieces: list[np.ndarray] = []
-                    while self._pcm and self._encoded_end < horizon:
-                        start, pcm = self._pcm[0]
-                        take = min(len(pcm), horizon - start)
-                        pieces.append(pcm[:take])
-                        if take < len(pcm):
-                            self._pcm[0] = (start + take, pcm[take:])
-                        else:
-                            self._pcm.popleft()
-                        self._encoded_end = start + take
-                    self._lock.notify_all()
-                mp3 += enc.feed(_to_f32(np.concatenate(pieces)) if pieces
-                                else np.zeros((0, 2), np.float32))
-                due = int((live + cfg.release_ahead_s) / frame_s) - released
-                sizes = mp3_frame_sizes(mp3)[: max(due, 0)]
-                if sizes:
-                    self._release(bytes(mp3[: sum(sizes)]), released, len(sizes))
-                    del mp3[: sum(sizes)]
-                    released += len(sizes)
-                self._hold_clock(released * frame_s, live)
-                self._log_plays(live)
-
-    def _release(self, data: bytes, first_frame: int, n: int) -> None:
-        start = first_frame * MP3_FRAME / SR
-        with self._lock:
-            entry = self._at(round(start * SR))
-        title = entry.title if entry else ""
-        self.stats.published_bytes += len(data)
-        self.publish(Segment(data, start, n * MP3_FRAME / SR, title,
-                             entry.index if entry else 0))
-
-    def _hold_clock(self, released_s: float, live: float) -> None:
-        """When the released audio does not even reach the live point, stop the clock there."""
-        gap = live - released_s
-        if gap > 0.05:
-            with self._lock:
-                if self._t0 is not None:
-                    self._t0 += gap
-                    self.stats.stall_s += gap
-
-    def _log_plays(self, live: float) -> None:
-        from radio.listeners import record_play
-
-        frame = round(live * SR)
-        with self._lock:
-            due = [e for e in self._onair if not e.logged and e.on_air_frame <= frame]
-            for e in due:
-                e.logged = True
-                self._history.append((e, time.time()))
-        for e in due:
-            if self.log_plays:
-                record_play(self.settings, station=self.station.id, listener=self.listener,
-                            item_kind=e.item.kind, ref=e.item.ref, started_at=time.time(),
-                            junction_probability=e.probability)
-                if e.item.kind == "sponsor":
-                    self._impression(e.index)
-
-    def _impression(self, index: int) -> None:
-        """A sponsor clip went on air: its impression counts toward caps and reports."""
-        from radio.sponsor_plans import record_played
-
-        try:
-            record_played(self.settings, self.station.plan, index, listener=self.listener)
-        except RadioError:
-            log.exception("station %s: impression of item %d not recorded", self.station.id,
-                          index)

@@ -19,7 +19,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 
-from radio.live import Segment
+from radio.live_pacer import Segment
 
 __all__ = ["Broadcast", "IcyWriter", "Listener", "icy_block"]
 

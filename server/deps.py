@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from radio.live import retry_locked
+from radio.live_plan import retry_locked
 from radio.store import Store
 from server.config import ServerSettings
 from server.registry import Registry

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from radio.errors import NotFound, RadioError
-from radio.live import LiveConfig, LiveStation, Segment, retry_locked
+from radio.live import LiveConfig, LiveStation
+from radio.live_pacer import Segment
+from radio.live_plan import retry_locked
 from server.broadcast import Broadcast
 from server.config import ServerSettings
 

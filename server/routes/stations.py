@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from radio.errors import RadioError
-from radio.live import SR
+from radio.live_pacer import SR
 from radio.pools import StationRequest
 from server.broadcast import IcyWriter
 from server.deps import ConfigDep, RegistryDep, open_store

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from radio.live import Segment, mp3_frame_sizes
+from radio.live_pacer import Segment, mp3_frame_sizes
 from server.broadcast import Broadcast, IcyWriter, icy_block
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from radio.errors import ConfigError, RadioError
-from radio.live import _Tail, retry_locked
+from radio.live_plan import _Tail, retry_locked
 
 
 def test_tail_view_follows_the_list_as_it_grows_and_replaces_its_first_element() -> None:

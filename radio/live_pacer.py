@@ -1,0 +1,202 @@
+"""The station clock and the pacer thread of `radio.live.LiveStation`.
+
+Station time counts frames at ``SR`` from the first rendered sample; the **live point** is
+``now - t0`` seconds. The pacer thread owns that clock. Every tick it feeds the persistent MP3
+encoder (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + encode_lead_s`` of
+the live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
+`Segment`s (`mp3_frame_sizes` finds them), logs each song as it goes on air
+(`radio.listeners.record_play`), and holds the clock when rendering fell behind (counted in
+``stall_s``) instead of skipping audio. Rendered audio waits for it as 16-bit PCM (`_to_i16`).
+
+`_Pacer` is a mixin, not an object of its own: `LiveStation` inherits these methods, and the
+state they read and write is the station's, created in `LiveStation.__init__` and guarded by
+its one ``_lock`` exactly as the render thread's is. The annotations below only declare that
+state for the type checker.
+
+It never renders, plans or skips (`radio.live` does) and never speaks HTTP (``publish`` is any
+callable).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from radio.config import Settings
+from radio.errors import RadioError
+from radio.live_plan import StationLike
+
+if TYPE_CHECKING:
+    from radio.live import LiveConfig, OnAir, _Stats
+
+__all__ = ["SR", "Segment", "mp3_frame_sizes"]
+
+log = logging.getLogger("radio.live")  # these are `LiveStation`'s methods: its logger
+
+SR = 44100
+MP3_FRAME = 1152  # samples per MPEG-1 layer III frame
+_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+
+
+def _to_i16(chunk: np.ndarray) -> np.ndarray:
+    """Rendered audio as it is kept ahead of the live point: 16-bit, quantised exactly as the
+    encoder's input would be (`radio.encode.pcm_s16le`), at half the memory of float32."""
+    out: np.ndarray = (np.clip(chunk, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
+    return out
+
+
+def _to_f32(pcm: np.ndarray) -> np.ndarray:
+    out: np.ndarray = pcm.astype(np.float32) / np.float32(32768.0)
+    return out
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Whole MP3 frames of station time ``start`` .. ``start + duration`` (seconds)."""
+
+    data: bytes
+    start: float
+    duration: float
+    title: str  # "Artist - Title" on air at ``start``
+    index: int  # plan item on air at ``start``
+
+
+def mp3_frame_sizes(buf: bytes | bytearray) -> list[int]:
+    """Sizes of the whole MPEG-1 layer III frames at the start of ``buf`` (our encoder's CBR)."""
+    sizes: list[int] = []
+    pos = 0
+    while pos + 4 <= len(buf):
+        h = int.from_bytes(buf[pos : pos + 4], "big")
+        br, sr_i, pad = (h >> 12) & 15, (h >> 10) & 3, (h >> 9) & 1
+        if h >> 21 != 0x7FF or (h >> 19) & 3 != 3 or (h >> 17) & 3 != 1 or br in (0, 15):
+            raise RadioError(f"not an MPEG-1 layer III frame at byte {pos}")
+        size = 144000 * _KBPS[br] // (44100, 48000, 32000)[sr_i] + pad
+        if pos + size > len(buf):
+            break
+        sizes.append(size)
+        pos += size
+    return sizes
+
+
+class _Pacer:
+    """The clock and the pacer thread of `radio.live.LiveStation` (see the module doc)."""
+
+    cfg: LiveConfig
+    settings: Settings
+    station: StationLike
+    publish: Callable[[Segment], None]
+    listener: str | None
+    log_plays: bool
+    stats: _Stats
+    _lock: threading.Condition
+    _stop: threading.Event
+    _pcm: deque[tuple[int, np.ndarray]]
+    _encoded_end: int
+    _fence: int | None
+    _t0: float | None
+    _onair: list[OnAir]
+    _history: list[tuple[OnAir, float]]
+
+    # -- time ----------------------------------------------------------------------------
+    def _position(self) -> float:
+        return 0.0 if self._t0 is None else max(0.0, time.monotonic() - self._t0)
+
+    def _at(self, frame: int, *, rendered: bool = False) -> OnAir | None:
+        """The item on air at ``frame`` (``rendered``: the one whose audio is there)."""
+        found = None
+        for entry in self._onair:
+            if (entry.start_frame if rendered else entry.on_air_frame) <= frame:
+                found = entry
+        return found
+
+    # -- pacer thread --------------------------------------------------------------------
+    def _pace_loop(self) -> None:
+        from radio.encode import Encoder
+
+        cfg = self.cfg
+        frame_s = MP3_FRAME / SR
+        mp3 = bytearray()
+        released = 0  # MP3 frames handed to publish
+        with Encoder("mp3", bitrate=cfg.bitrate, sr=SR) as enc:
+            while not self._stop.is_set():
+                time.sleep(cfg.tick_s)
+                with self._lock:
+                    if self._t0 is None:
+                        continue
+                    live = self._position()
+                    horizon = round((live + cfg.release_ahead_s + cfg.encode_lead_s) * SR)
+                    if self._fence is not None:
+                        horizon = min(horizon, self._fence)
+                    pieces: list[np.ndarray] = []
+                    while self._pcm and self._encoded_end < horizon:
+                        start, pcm = self._pcm[0]
+                        take = min(len(pcm), horizon - start)
+                        pieces.append(pcm[:take])
+                        if take < len(pcm):
+                            self._pcm[0] = (start + take, pcm[take:])
+                        else:
+                            self._pcm.popleft()
+                        self._encoded_end = start + take
+                    self._lock.notify_all()
+                mp3 += enc.feed(_to_f32(np.concatenate(pieces)) if pieces
+                                else np.zeros((0, 2), np.float32))
+                due = int((live + cfg.release_ahead_s) / frame_s) - released
+                sizes = mp3_frame_sizes(mp3)[: max(due, 0)]
+                if sizes:
+                    self._release(bytes(mp3[: sum(sizes)]), released, len(sizes))
+                    del mp3[: sum(sizes)]
+                    released += len(sizes)
+                self._hold_clock(released * frame_s, live)
+                self._log_plays(live)
+
+    def _release(self, data: bytes, first_frame: int, n: int) -> None:
+        start = first_frame * MP3_FRAME / SR
+        with self._lock:
+            entry = self._at(round(start * SR))
+        title = entry.title if entry else ""
+        self.stats.published_bytes += len(data)
+        self.publish(Segment(data, start, n * MP3_FRAME / SR, title,
+                             entry.index if entry else 0))
+
+    def _hold_clock(self, released_s: float, live: float) -> None:
+        """When the released audio does not even reach the live point, stop the clock there."""
+        gap = live - released_s
+        if gap > 0.05:
+            with self._lock:
+                if self._t0 is not None:
+                    self._t0 += gap
+                    self.stats.stall_s += gap
+
+    def _log_plays(self, live: float) -> None:
+        from radio.listeners import record_play
+
+        frame = round(live * SR)
+        with self._lock:
+            due = [e for e in self._onair if not e.logged and e.on_air_frame <= frame]
+            for e in due:
+                e.logged = True
+                self._history.append((e, time.time()))
+        for e in due:
+            if self.log_plays:
+                record_play(self.settings, station=self.station.id, listener=self.listener,
+                            item_kind=e.item.kind, ref=e.item.ref, started_at=time.time(),
+                            junction_probability=e.probability)
+                if e.item.kind == "sponsor":
+                    self._impression(e.index)
+
+    def _impression(self, index: int) -> None:
+        """A sponsor clip went on air: its impression counts toward caps and reports."""
+        from radio.sponsor_plans import record_played
+
+        try:
+            record_played(self.settings, self.station.plan, index, listener=self.listener)
+        except RadioError:
+            log.exception("station %s: impression of item %d not recorded", self.station.id,
+                          index)

@@ -1,0 +1,79 @@
+"""How the live engine reaches its station: what it needs of one, the plan as the renderer reads
+it, and calls that survive a briefly locked SQLite.
+
+- `StationLike`: the part of `radio.stations.Station` that `radio.live.LiveStation` uses.
+- `_Tail`: a live view of the station's plan from one item on, which `radio.render.render` walks
+  while the station keeps appending to it (the first item's entry can be replaced, for a skip).
+- `retry_locked`: a station or store call tried again when SQLite said "database is locked"
+  (the server opens its stores through it too).
+
+It never plans (the station does), never renders and never keeps state of its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+from radio.errors import RadioError
+from radio.plan import Plan
+
+__all__ = ["StationLike", "retry_locked"]
+
+T = TypeVar("T")
+
+
+class StationLike(Protocol):
+    """What the engine needs of `radio.stations.Station`."""
+
+    id: str
+    plan: Plan
+
+    def ensure_ahead(self, index: int, n: int = 2) -> None: ...
+
+    def replan_after(self, index: int, *, not_before: float) -> None: ...
+
+
+class _Tail(Sequence[T]):
+    """A live view of ``source()[offset:]`` (the station's plan grows in place), with the first
+    element optionally replaced."""
+
+    def __init__(self, source: Callable[[], list[T]], offset: int,
+                 first: Callable[[T], T] | None = None) -> None:
+        self._source, self._offset, self._first = source, offset, first
+
+    def __len__(self) -> int:
+        return max(0, len(self._source()) - self._offset)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        j = i + len(self) if i < 0 else i
+        if not 0 <= j < len(self):
+            raise IndexError(i)
+        got = self._source()[self._offset + j]
+        return self._first(got) if j == 0 and self._first is not None else got
+
+    def __iter__(self) -> Iterator[T]:
+        j = 0
+        while j < len(self):
+            yield self[j]
+            j += 1
+
+
+def retry_locked(fn: Callable[[], T], *, tries: int = 5) -> T:
+    """``fn()``, tried again after a short pause when SQLite said "database is locked".
+
+    Opening a `radio.store.Store` writes its schema row; in WAL mode that write fails at once
+    (no busy wait) when another connection committed in between, e.g. the play log. The race
+    is brief, so a few retries make station planning under load reliable.
+    """
+    for attempt in range(tries):
+        try:
+            return fn()
+        except RadioError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
