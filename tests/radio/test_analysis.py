@@ -15,12 +15,11 @@ from radio.analysis import (
     PITCHES,
     Analysis,
     analyse,
-    audible_range,
     camelot,
     estimate_key,
-    loudness,
 )
 from radio.errors import AnalysisError
+from radio.loudness import audible_range, loudness
 from tests import synth
 
 SR = synth.SR
