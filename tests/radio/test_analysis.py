@@ -11,14 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radio.analysis import (
-    PITCHES,
-    Analysis,
-    analyse,
-    camelot,
-    estimate_key,
-)
+from radio.analysis import Analysis, analyse
 from radio.errors import AnalysisError
+from radio.key import PITCHES, camelot, estimate_key
 from radio.loudness import audible_range, loudness
 from tests import synth
 
