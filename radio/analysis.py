@@ -7,12 +7,16 @@ under a second on one core. Loudness follows ITU-R BS.1770-4 with pyloudnorm's K
 and vectorised gating. The beat tracker is Ellis' (2007) dynamic program, vectorised in blocks of
 half a beat so that it needs no numba compilation.
 
-This module never opens files, never decodes, never touches the database or the network: it
-takes arrays and returns arrays and dataclasses. Every time is in seconds from the first sample
-of ``y``. Bump ``ANALYSIS_VERSION`` only when stored results would change meaning.
+This module holds the `Analysis` record and `analyse`, which runs the steps in order and turns
+frames into seconds; each step lives in a module of its own: `radio.loudness` (silence gate,
+BS.1770 loudness), `radio.spectral` (the shared STFT pass and the timbre summary),
+`radio.beats` (tempo and beats), `radio.phrases` (downbeats and phrase-aligned `Cue`s) and
+`radio.key` (key and Camelot code). The STFT pass runs once, here, and its frames are handed to
+the others; none of them may run a second STFT.
 
-It is longer than the 400 lines STYLE.md suggests because the features share one STFT pass and
-one set of frame-level arrays; splitting them across modules would hide that sharing.
+None of these modules opens files, decodes, or touches the database or the network: they take
+arrays and return arrays and dataclasses. Every time is in seconds from the first sample of
+``y``. Bump ``ANALYSIS_VERSION`` only when stored results would change meaning.
 """
 
 from __future__ import annotations
@@ -30,11 +34,7 @@ from radio.loudness import LOUDNESS_HOP_S, SILENCE_DBFS, _channels, audible_rang
 from radio.phrases import Cue, _downbeat_phase, cue_candidates
 from radio.spectral import _N_MELS, _stft_pass, _summary
 
-__all__ = [
-    "ANALYSIS_VERSION",
-    "Analysis",
-    "analyse",
-]
+__all__ = ["ANALYSIS_VERSION", "MIN_AUDIBLE_S", "Analysis", "analyse"]
 
 ANALYSIS_VERSION = 1
 
