@@ -210,7 +210,7 @@ def loudness_rows(dev: Settings, model: object, sponsors: list[Sponsor],
                   ) -> list[tuple[str, float, float, float, float]]:
     """(sponsor, ad LUFS, music LUFS 10 s each side, the same 3 s each side, ad LUFS) from
     real renders; the renderer matches a clip to the music's level just before it."""
-    from radio.analysis import loudness
+    from radio.loudness import loudness
     from radio.render import beats_from_store, render
     from radio.store import Store
 

@@ -32,10 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from radio.analysis import loudness
 from radio.audio import decode
 from radio.config import Settings
 from radio.dsp import Limiter, db_to_gain
+from radio.loudness import loudness
 from radio.plan import Plan, PlanItem, Transition
 from radio.records import Track
 from radio.render import Marker, RenderConfig, beats_from_store, render

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from radio.analysis import SHORT_TERM_S, loudness
 from radio.dsp import Limiter, db_to_gain
+from radio.loudness import SHORT_TERM_S, loudness
 
 __all__ = ["SHORT_TERM_S", "Match", "clip_offset", "db_envelope", "heard", "level_clip", "peak_db",
            "ride_db",

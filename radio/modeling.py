@@ -35,7 +35,7 @@ from ranking.model import CALIBRATION_STATE, ContinuationModel, ModelConfig
 from ranking.pairs import TrackMel, beat_cut_frames
 
 if TYPE_CHECKING:
-    from radio.analysis import Cue
+    from radio.phrases import Cue
 
 __all__ = ["ModelInputs", "embed_library", "group_of", "is_held_out", "load_model_inputs",
            "model_path", "resolve_model"]

@@ -10,7 +10,7 @@ beat where it leaves; the audible end for the last song). Transition ``i`` joins
 ``i + 1``: the exit beat of one lies on the entry beat of the next, and the overlap **starts** on
 those beats and lasts ``overlap_beats`` beats of the outgoing song: A plays on past its exit cue,
 fading out, while B plays from its entry cue, fading in. So the listener hears A up to its exit
-and B from its entry (the clips the continuation model scored), and `radio.analysis` keeps 8 beats
+and B from its entry (the clips the continuation model scored), and `radio.phrases` keeps 8 beats
 of audio after every exit cue for the overlap. `radio.render_geometry` reaches back before the
 cues only when A has fewer beats left than the overlap needs.
 """

@@ -2,7 +2,7 @@
 
 `Track` is one row of the ``tracks`` table; `TrackTags` is what `radio.tags` reads from a file and
 its sidecars; `Features` holds a track's arrays (kept in ``features/<hash>.npz``, not in SQLite);
-`Failure` is one row of the ``failures`` table. Cues are `radio.analysis.Cue`, stored as rows of
+`Failure` is one row of the ``failures`` table. Cues are `radio.phrases.Cue`, stored as rows of
 the ``cues`` table. Only `radio.store` turns rows into these records.
 """
 

@@ -231,7 +231,7 @@ class _Renderer:
     def gain(self, item: PlanItem, y: Array) -> float:
         lufs = item.lufs
         if not math.isfinite(lufs) or lufs <= -69.0:
-            from radio.analysis import loudness
+            from radio.loudness import loudness
 
             lufs = loudness(y=y, sr=self.cfg.sr)[0]
         g = db_to_gain(self.cfg.target_lufs - lufs)

@@ -1,7 +1,7 @@
 """Where a junction lies: the pure geometry `radio.render` follows, in file seconds of A and B.
 
 A junction joins the outgoing item A at its exit cue to the incoming item B at its entry cue. The
-convention, shared with `radio.analysis` (which keeps 8 beats of audio after every exit cue) and
+convention, shared with `radio.phrases` (which keeps 8 beats of audio after every exit cue) and
 `radio.plan`: **A's exit beat lands on B's entry beat and the overlap starts there**. A plays on
 past its exit cue for the overlap, fading out, while B plays from its entry cue, fading in; so the
 listener hears A up to its exit and B from its entry, the two clips the continuation model scored.

@@ -34,7 +34,8 @@ from radio.records import Failure, Features, Track, TrackStatus, TrackTags
 
 if TYPE_CHECKING:
     # Only for types: the analysis stack is heavy, and listing tracks must not import it.
-    from radio.analysis import Analysis, Cue
+    from radio.analysis import Analysis
+    from radio.phrases import Cue
 
 __all__ = ["SCHEMA_VERSION", "Stamp", "Store"]
 
@@ -258,7 +259,7 @@ class Store:
     def cue_rows(self, track_id: int) -> list[tuple[int, Cue]]:
         """(cue id, cue) pairs in time order. A cue id is never reused: re-analysis gives
         new cues new ids, so an index keyed by cue id can tell which entries are stale."""
-        from radio.analysis import Cue
+        from radio.phrases import Cue
 
         rows = self._db.execute(
             "SELECT id, kind, time, beat_index, phrase FROM cues WHERE track_id = ? "

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from radio.analysis import ANALYSIS_VERSION, Analysis, Cue
+from radio.analysis import ANALYSIS_VERSION, Analysis
 from radio.config import Settings
+from radio.phrases import Cue
 from radio.records import TrackTags
 from radio.store import Store
 from ranking.index import CueIndex

@@ -11,16 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from radio.analysis import (
-    PITCHES,
-    Analysis,
-    analyse,
-    audible_range,
-    camelot,
-    estimate_key,
-    loudness,
-)
+from radio.analysis import Analysis, analyse
 from radio.errors import AnalysisError
+from radio.key import PITCHES, camelot, estimate_key
+from radio.loudness import audible_range, loudness
 from tests import synth
 
 SR = synth.SR
@@ -81,7 +75,7 @@ def test_block_dp_matches_librosa_beat_tracker() -> None:
 
     beat = synth.drum_pattern(bpm=110, duration=30, style="rock", seed=3)
     env = librosa.onset.onset_strength(y=beat.y, sr=SR)
-    from radio.analysis import track_beats
+    from radio.beats import track_beats
 
     tempo, _, ours = track_beats(onset=env, sr=SR, hop_length=512)
     _, theirs = librosa.beat.beat_track(onset_envelope=env, sr=SR, bpm=tempo, units="time")

@@ -147,7 +147,7 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
 
 
 def test_cue_clips_pad_with_silence_beyond_the_ends():
-    from radio.analysis import Cue
+    from radio.phrases import Cue
 
     y = np.ones(10 * 100, dtype=np.float32)  # 10 s at 100 Hz
     cues = [(1, Cue("exit", 2.0, 0, 8)), (2, Cue("entry", 9.0, 0, 8))]

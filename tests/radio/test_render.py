@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 import radio.render as render_mod
-from radio.analysis import loudness
 from radio.audio import decode
 from radio.cli import cli
 from radio.dsp import Limiter, stretch
 from radio.encode import Encoder
+from radio.loudness import loudness
 from radio.plan import Plan, PlanItem, Transition
 from radio.render import Marker, RenderConfig, render
 from tests.conftest import beat_track, write_audio

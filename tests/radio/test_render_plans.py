@@ -11,8 +11,8 @@ import pytest
 import scipy.signal
 
 import radio.render as render_mod
-from radio.analysis import loudness
 from radio.audio import decode
+from radio.loudness import loudness
 from radio.plan import Plan, PlanItem, Transition
 from radio.render import Marker, RenderConfig, render
 from tests.conftest import SR as GEN_SR

@@ -314,7 +314,7 @@ def test_place_record_delete_and_render(library: Settings, tmp_path: Path,
     marks: list = []
     audio = np.concatenate(list(render(placed, beats_for=beats_from_store(Store(settings)),
                                        on_marker=marks.append)))
-    from radio.analysis import loudness
+    from radio.loudness import loudness
 
     sr = 44100
     spans = _item_spans(marks, len(placed.items), audio.shape[0])

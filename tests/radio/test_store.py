@@ -7,9 +7,10 @@ import sqlite3
 import numpy as np
 import pytest
 
-from radio.analysis import ANALYSIS_VERSION, Analysis, Cue
+from radio.analysis import ANALYSIS_VERSION, Analysis
 from radio.config import Settings
 from radio.errors import ConfigError, NotFound, RadioError
+from radio.phrases import Cue
 from radio.records import TrackTags
 from radio.store import SCHEMA_VERSION, Store
 
