@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from radio.config import Settings
     from radio.modeling import ModelInputs
     from radio.records import Track
-    from ranking.model import ContinuationModel, ModelConfig
+    from ranking.inference import ContinuationModel
+    from ranking.model import ModelConfig
     from ranking.pairs import TrackMel
     from ranking.train import TrainConfig
 
@@ -103,7 +104,7 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
 
         result = train(tr, val, out=out, model_cfg=mcfg, cfg=tcfg, resume=resume,
                        progress=progress)
-    from ranking.model import ContinuationModel
+    from ranking.inference import ContinuationModel
 
     model = ContinuationModel.load(out)
     model.meta["holdout"] = list(holdout)
@@ -140,7 +141,8 @@ def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: 
     from dataclasses import asdict, replace
 
     from radio.errors import RadioError
-    from ranking.model import ContinuationModel, ModelConfig
+    from ranking.inference import ContinuationModel
+    from ranking.model import ModelConfig
     from ranking.pairs import split_tracks
     from ranking.train import extend
 
@@ -203,7 +205,7 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     """
     from radio.errors import RadioError
     from radio.modeling import model_path, resolve_model
-    from ranking.model import ContinuationModel
+    from ranking.inference import ContinuationModel
     from ranking.pairs import split_tracks
 
     settings = _settings(ctx)

@@ -77,7 +77,8 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
                               "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["val_tracks"] == info["val_tracks"]
-    from ranking.model import ContinuationModel, ContinuationNet
+    from ranking.inference import ContinuationModel
+    from ranking.model import ContinuationNet
 
     trained = ContinuationModel.load(model_path(settings)).net.state_dict()
     again_state = ContinuationModel.load(again_path).net.state_dict()
