@@ -41,10 +41,11 @@ def _bar(label: str) -> Progress:
 
 
 @click.command("train")
-@click.option("--epochs", type=click.IntRange(min=1), default=12, show_default=True)
-@click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=150,
+# The defaults are the shipped model's recipe (`ranking.train.TrainConfig`'s).
+@click.option("--epochs", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=120,
               show_default=True, help="Optimiser steps per epoch.")
-@click.option("--batch", "batch_size", type=click.IntRange(min=4), default=96, show_default=True)
+@click.option("--batch", "batch_size", type=click.IntRange(min=4), default=64, show_default=True)
 @click.option("--fine-steps", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Steps of the second stage, the fine seam on audio at the cuts (0: none).")
 @click.option("--tone-steps", type=click.IntRange(min=0), default=1500, show_default=True,
