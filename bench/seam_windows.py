@@ -7,7 +7,7 @@ Builds the evaluation set `radio eval` uses (same seed, 500 anchors; every track
 ``--holdout`` is given) and scores each pair by minus the mean L1 distance between the log power
 spectrum of A's last window and B's first window, for windows of 4 to 64 ms. No learning: it
 shows how much of the same-song task the first milliseconds either side of the cut can answer,
-which is what the fine seam (`ranking.model.FineSeam`, 16 ms windows) was built on.
+which is what the fine seam (`ranking.layers.FineSeam`, 16 ms windows) was built on.
 """
 
 from __future__ import annotations

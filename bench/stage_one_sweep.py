@@ -142,8 +142,8 @@ def _mel_eval(net: Any, test: list[Any], cfg: Any, n_anchors: int = 500,
     seed 0), cut from the log-mel instead of the audio."""
     import torch
 
+    from ranking.calibration import Batcher
     from ranking.evaluate import EvalSet, draw_eval_clips, score_structure
-    from ranking.train import _Batcher
 
     usable = [t for t in test if t.cuts.size]
     d = draw_eval_clips(usable, clip_hops=cfg.clip_hops, gap_frames=round(8.0 * cfg.sr / cfg.hop),
@@ -151,7 +151,7 @@ def _mel_eval(net: Any, test: list[Any], cfg: Any, n_anchors: int = 500,
     mel = np.stack([usable[i].mel[:, s : s + cfg.clip_frames] for i, s in d.keys])
     ev = EvalSet(clips=mel, anchors=d.anchors, truth=d.truth, other=d.other, same=d.same,
                  sr=cfg.sr)
-    batcher = _Batcher(net, next(net.parameters()).device)
+    batcher = Batcher(net, next(net.parameters()).device)
     net.eval()
     with torch.inference_mode():
         clips = [batcher(mel[c : c + 500].astype(np.float32)) for c in range(0, len(mel), 500)]
@@ -184,7 +184,8 @@ def _job(args: tuple[str, str, str]) -> dict[str, Any]:
     torch.set_num_threads(1)
     if os.environ.get("SWEEP_MEMFRAC") and torch.cuda.is_available():
         torch.cuda.set_per_process_memory_fraction(float(os.environ["SWEEP_MEMFRAC"]))
-    from ranking.model import ContinuationModel, ModelConfig
+    from ranking.inference import ContinuationModel
+    from ranking.model import ModelConfig
     from ranking.pairs import split_tracks
     from ranking.train import TrainConfig, train
 

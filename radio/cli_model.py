@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from radio.config import Settings
     from radio.modeling import ModelInputs
     from radio.records import Track
-    from ranking.model import ContinuationModel, ModelConfig
+    from ranking.inference import ContinuationModel
+    from ranking.model import ModelConfig
     from ranking.pairs import TrackMel
     from ranking.train import TrainConfig
 
@@ -40,10 +41,11 @@ def _bar(label: str) -> Progress:
 
 
 @click.command("train")
-@click.option("--epochs", type=click.IntRange(min=1), default=12, show_default=True)
-@click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=150,
+# The defaults are the shipped model's recipe (`ranking.train.TrainConfig`'s).
+@click.option("--epochs", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=120,
               show_default=True, help="Optimiser steps per epoch.")
-@click.option("--batch", "batch_size", type=click.IntRange(min=4), default=96, show_default=True)
+@click.option("--batch", "batch_size", type=click.IntRange(min=4), default=64, show_default=True)
 @click.option("--fine-steps", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Steps of the second stage, the fine seam on audio at the cuts (0: none).")
 @click.option("--tone-steps", type=click.IntRange(min=0), default=1500, show_default=True,
@@ -103,7 +105,7 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
 
         result = train(tr, val, out=out, model_cfg=mcfg, cfg=tcfg, resume=resume,
                        progress=progress)
-    from ranking.model import ContinuationModel
+    from ranking.inference import ContinuationModel
 
     model = ContinuationModel.load(out)
     model.meta["holdout"] = list(holdout)
@@ -140,7 +142,8 @@ def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: 
     from dataclasses import asdict, replace
 
     from radio.errors import RadioError
-    from ranking.model import ContinuationModel, ModelConfig
+    from ranking.inference import ContinuationModel
+    from ranking.model import ModelConfig
     from ranking.pairs import split_tracks
     from ranking.train import extend
 
@@ -203,7 +206,7 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     """
     from radio.errors import RadioError
     from radio.modeling import model_path, resolve_model
-    from ranking.model import ContinuationModel
+    from ranking.inference import ContinuationModel
     from ranking.pairs import split_tracks
 
     settings = _settings(ctx)

@@ -31,7 +31,8 @@ from radio.errors import RadioError
 from radio.records import Track
 from radio.store import Store
 from ranking.index import CueIndex
-from ranking.model import CALIBRATION_STATE, ContinuationModel, ModelConfig
+from ranking.inference import ContinuationModel
+from ranking.model import CALIBRATION_STATE, ModelConfig
 from ranking.pairs import TrackMel, beat_cut_frames
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from radio.sponsors import Impression, Sponsor, SponsorStore, sponsor_item
 if TYPE_CHECKING:
     from radio.render import BeatsFor
     from ranking.index import CueIndex
-    from ranking.model import ContinuationModel
+    from ranking.inference import ContinuationModel
     from text.encoder import Embedder
 
 __all__ = [

@@ -40,7 +40,7 @@ from radio.errors import AnalysisError, AudioLoadError, ConfigError, NotFound, R
 from radio.plan import PlanItem
 
 if TYPE_CHECKING:
-    from ranking.model import ContinuationModel
+    from ranking.inference import ContinuationModel
 
 __all__ = ["ClipRejected", "Impression", "Sponsor", "SponsorLimits", "SponsorReport",
            "SponsorStatus", "SponsorStore", "add_sponsor", "embed_clip", "parse_time",

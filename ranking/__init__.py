@@ -4,7 +4,8 @@ Never imports `radio` or `server`.
 """
 
 from ranking.errors import ClipError, ModelLoadError, RankingError
-from ranking.model import ContinuationModel, ModelConfig
+from ranking.inference import ContinuationModel
+from ranking.model import ModelConfig
 from ranking.objective import Constraints, Solution, fitness
 from ranking.sequencer import GAConfig, extend, sequence
 from ranking.transitions import Candidate, SoftWeights, TransitionScores, score_tensor

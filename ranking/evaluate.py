@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ranking.model import ContinuationModel
+from ranking.inference import ContinuationModel
 from ranking.pairs import TrackMel
 from ranking.transitions import keys_compatible
 

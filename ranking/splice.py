@@ -31,7 +31,7 @@ Both predictors run backwards as well: from B's first samples, back in time into
 
 With ``tone_windows`` above 1, each clip also keeps the spectra of the next windows away
 from the cut (``tone_windows`` in all, nearest first). The handcrafted tone logit reads only the
-nearest; the learned tone term (`ranking.model.ToneNet`) reads them all, to hear which notes
+nearest; the learned tone term (`ranking.layers.ToneNet`) reads them all, to hear which notes
 start, stop or carry on around the cut.
 
 The two closed-loop logits (four with reach, and one more with tone) are the splice features

@@ -8,11 +8,11 @@ negatives as positives, so that P = sigmoid(scale * <e_A, e_B> + bias) is calibr
 
 A second stage (`ranking.train_fine`) then trains the fine seam on audio windows at the cuts, a
 third (`ranking.train_tone`) the learned tone term on the tone spectra there, and the calibration
-fits the re-ranker's sum (coarse seam + fine seam + the splice continuity logits of
-`ranking.splice` + the learned tone logit) as one logistic regression. `recalibrate` repeats
-that last step alone, which is how a model trained before the splice term gains it; `extend`
-runs the third stage and the calibration on a trained model, which is how one trained before
-the learned tone term gains it.
+(`ranking.calibration`) fits the re-ranker's sum (coarse seam + fine seam + the splice
+continuity logits of `ranking.splice` + the learned tone logit) as one logistic regression.
+`recalibrate` repeats that last step alone, which is how a model trained before the splice term
+gains it; `extend` runs the third stage and the calibration on a trained model, which is how
+one trained before the learned tone term gains it.
 
 Deterministic under a seed on one device; resumable from the last epoch's checkpoint, which holds
 the optimiser and every random state (an interrupted second stage starts over from its seeded
@@ -26,27 +26,30 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ranking import splice
-from ranking.model import ContinuationModel, ContinuationNet, ModelConfig, save_checkpoint
-from ranking.pairs import PairBatch, PairSampler, TrackMel
-from ranking.train_fine import fine_logits, train_fine_seam
+from ranking.calibration import Batcher, calibrate_net, pair_scores
+from ranking.inference import ContinuationModel
+from ranking.model import ContinuationNet, ModelConfig, save_checkpoint
+from ranking.pairs import PairSampler, TrackMel
+from ranking.train_fine import train_fine_seam
 from ranking.train_tone import train_tone
 
-__all__ = ["TrainConfig", "TrainResult", "calibrate", "calibrate_multi", "extend",
-           "fit_standardisation", "recalibrate", "track_logmel", "train"]
+__all__ = ["TrainConfig", "TrainResult", "extend", "fit_standardisation", "recalibrate",
+           "track_logmel", "train"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 12
-    steps_per_epoch: int = 150
-    batch_size: int = 96
+    """A training run's settings; the defaults are the shipped model's recipe."""
+
+    epochs: int = 8
+    steps_per_epoch: int = 120
+    batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
@@ -82,7 +85,7 @@ def pick_device() -> torch.device:
 
 def track_logmel(y: np.ndarray, cfg: ModelConfig) -> np.ndarray:
     """Raw (unstandardised) log-mel of a whole mono track at cfg.sr, float16 (n_mels, frames)."""
-    from ranking.model import LogMel
+    from ranking.layers import LogMel
 
     front = LogMel(cfg)
     out = []
@@ -115,22 +118,7 @@ def fit_standardisation(tracks: Sequence[TrackMel], *, seed: int = 0,
     return x.mean(1, keepdims=True), np.maximum(x.std(1, keepdims=True), 1e-3)
 
 
-class _Batcher:
-    """Turns sampled frame windows into standardised tensors on the device."""
-
-    def __init__(self, net: ContinuationNet, device: torch.device) -> None:
-        self.mean = net.logmel.mean.to(device)
-        self.std = net.logmel.std.to(device)
-        self.device = device
-
-    def __call__(self, x: np.ndarray, gain_db: np.ndarray | None = None) -> torch.Tensor:
-        t = torch.from_numpy(x).to(self.device)
-        if gain_db is not None:
-            t = t + torch.from_numpy(gain_db.astype(np.float32)).to(self.device)[:, None, None]
-        return (t - self.mean) / self.std
-
-
-def _step_loss(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
+def _step_loss(net: ContinuationNet, sampler: PairSampler, batcher: Batcher, n: int,
                gain_jitter_db: float, rng: np.random.Generator) -> torch.Tensor:
     batch = sampler.sample(n)
     gain = rng.uniform(-gain_jitter_db, gain_jitter_db, size=n)
@@ -166,102 +154,12 @@ def _step_loss(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n:
     return loss + seam_loss
 
 
-def _pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher, n: int,
-                 kind: str, *, audio: bool = False) -> dict[str, np.ndarray]:
-    """For n positives and n negatives of ``kind``: tower inner products (``dot``), coarse seam
-    logits (``seam``) and, with ``audio``, the terms read from audio at the cut: fine seam
-    logits (``fine``), splice logits (``splice``, 2 to 5 columns) and learned tone logits
-    (``tone``), where the model has them; each as ``(pos, neg)`` arrays under ``KEY_pos`` /
-    ``KEY_neg``."""
-    out: dict[str, list[np.ndarray]] = {}
-
-    def add(key: str, pos: torch.Tensor | np.ndarray, neg: torch.Tensor | np.ndarray) -> None:
-        for side, v in (("pos", pos), ("neg", neg)):
-            arr = v.cpu().numpy() if isinstance(v, torch.Tensor) else v
-            out.setdefault(f"{key}_{side}", []).append(arr)
-
-    net.eval()
-    with torch.inference_mode():
-        done = 0
-        while done < n:
-            m = min(128, n - done)
-            batch = sampler.sample(m)
-            rows = batch.neg[kind]
-            ok = torch.from_numpy(rows[:, 0] >= 0)
-            mel_a = batcher(sampler.windows(batch.a))
-            mel_b = batcher(sampler.windows(batch.b))
-            mel_n = batcher(sampler.windows(rows))
-            e_a = net.embed_exit_mel(mel_a)
-            pos = (e_a * net.embed_entry_mel(mel_b)).sum(1)
-            neg = (e_a * net.embed_entry_mel(mel_n)).sum(1)
-            add("dot", pos, neg[ok.to(neg.device)])
-            if net.seam is not None:
-                add("seam", net.seam_logit(pos, mel_a, mel_b),
-                    net.seam_logit(neg, mel_a, mel_n)[ok.to(neg.device)])
-            if audio and net.fine is not None:
-                add("fine", *fine_logits(net, sampler, batch, kind, batcher.device))
-            if audio and net.cfg.splice_size:
-                for key, (p, q) in _splice_terms(net, sampler, batch, kind).items():
-                    add(key, p, q)
-            done += m
-    return {k: np.concatenate(v) for k, v in out.items()}
-
-
-def _splice_terms(net: ContinuationNet, sampler: PairSampler, batch: PairBatch,
-                  kind: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Splice logits (n, ``cfg.splice.n_logits``), and learned tone logits where the model has
-    them, of true continuations and of negatives of ``kind`` where present, from the audio at
-    the cuts: ``{"splice": (pos, neg), "tone": (pos, neg)}``."""
-    cfg = net.cfg
-    rows = batch.neg[kind]
-    ok = rows[:, 0] >= 0
-
-    def feats(r: np.ndarray, side: Literal["exit", "entry"]) -> np.ndarray:
-        y = sampler.audio_windows(r, side=side, width=cfg.splice.width, hop=cfg.hop)
-        return splice.clip_features(y, side=side, spec=cfg.splice)
-
-    tail, head, other = feats(batch.a, "exit"), feats(batch.b, "entry"), feats(rows[ok], "entry")
-    out = {"splice": (splice.pair_logits(tail, head, spec=cfg.splice),
-                      splice.pair_logits(tail[ok], other, spec=cfg.splice))}
-    if net.tone is not None:
-        out["tone"] = (net.tone.from_features(tail, head),
-                       net.tone.from_features(tail[ok], other))
-    return out
-
-
-def calibrate(dots: np.ndarray, labels: np.ndarray, *,
-              init_scale: float = 10.0) -> tuple[float, float]:
-    """Platt scaling: (scale, bias) minimising log loss of sigmoid(scale * dot + bias)."""
-    w, b = calibrate_multi(dots[:, None], labels, init=(init_scale,))
-    return float(w[0]), b
-
-
-def calibrate_multi(x: np.ndarray, labels: np.ndarray, *,
-                    init: Sequence[float]) -> tuple[np.ndarray, float]:
-    """Logistic regression of labels on the columns of ``x`` (n, k): (weights (k,), bias),
-    minimising log loss of sigmoid(x @ weights + bias); Platt scaling when k = 1."""
-    xt = torch.from_numpy(np.asarray(x, dtype=np.float64))
-    y = torch.from_numpy(labels.astype(np.float64))
-    w = torch.tensor(list(init), dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(xt @ w + b, y)
-        loss.backward()  # type: ignore[no-untyped-call]
-        return loss
-
-    opt.step(closure)  # type: ignore[no-untyped-call]
-    return w.detach().numpy().copy(), float(b.detach())
-
-
-def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
+def _quick_val(net: ContinuationNet, sampler: PairSampler, batcher: Batcher,
                n: int) -> dict[str, float]:
     """Fraction of positives scoring above an easy and a same-song negative (AUC estimates)."""
     out: dict[str, float] = {}
     for kind in ("easy", "same"):
-        s = _pair_scores(net, sampler, batcher, n, kind)
+        s = pair_scores(net, sampler, batcher, n, kind)
         out[f"val_auc_{kind}"] = _auc(s["dot_pos"], s["dot_neg"])
         if "seam_pos" in s:
             out[f"val_auc_{kind}_seam"] = _auc(s["seam_pos"], s["seam_neg"])
@@ -276,47 +174,6 @@ def _load_stage_one(net: ContinuationNet, state: dict[str, torch.Tensor]) -> Non
     stray = [k for k in missing if not k.startswith(("fine", "splice", "tone"))] + list(unexpected)
     if stray:
         raise RuntimeError(f"training state does not fit the model: {stray[:5]}")
-
-
-def _calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: _Batcher,
-                   n: int) -> tuple[float, float]:
-    """Platt calibration on validation tracks, in place: as many negatives as positives, half
-    from other songs and half from the same song elsewhere (the mix `ranking.evaluate`
-    measures ECE on). The two-tower (scale, bias) first; then the re-ranker's sum
-    a * seam + b (+ c * fine) (+ d . splice) (+ e * tone) as one logistic regression. Returns
-    the two-tower pair."""
-    use_fine = net.fine is not None
-    use_splice = net.cfg.splice_size > 0
-    easy = _pair_scores(net, sampler, batcher, n // 2, "easy", audio=use_fine or use_splice)
-    same = _pair_scores(net, sampler, batcher, n // 2, "same", audio=use_fine or use_splice)
-
-    def col(key: str) -> np.ndarray:
-        return np.concatenate([easy[f"{key}_pos"], same[f"{key}_pos"],
-                               easy[f"{key}_neg"], same[f"{key}_neg"]])
-
-    n_pos = len(easy["dot_pos"]) + len(same["dot_pos"])
-    n_neg = len(easy["dot_neg"]) + len(same["dot_neg"])
-    labels = np.concatenate([np.ones(n_pos), np.zeros(n_neg)])
-    scale, bias = calibrate(col("dot"), labels)
-    with torch.no_grad():
-        net.log_scale.copy_(torch.tensor(float(np.log(max(scale, 1e-3)))))
-        net.bias.copy_(torch.tensor(bias))
-        if net.seam is not None:
-            cols = [col("seam")[:, None]] + ([col("fine")[:, None]] if use_fine else [])
-            cols += [col("splice")] if use_splice else []
-            cols += [col("tone")[:, None]] if net.tone is not None else []
-            x = np.concatenate(cols, 1)
-            w, b = calibrate_multi(x, labels, init=(1.0,) * x.shape[1])
-            net.seam_cal.copy_(torch.tensor([float(w[0]), b]))
-            if use_fine:
-                net.fine_cal.copy_(torch.tensor([float(w[1])]))
-            if use_splice:
-                start = 2 if use_fine else 1
-                d = w[start : start + net.cfg.splice.n_logits]
-                net.splice_cal.copy_(torch.from_numpy(d.astype(np.float32)))
-            if net.tone is not None:
-                net.tone_cal.copy_(torch.tensor([float(w[-1])]))
-    return scale, bias
 
 
 def _train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConfig,
@@ -394,7 +251,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
         torch.set_rng_state(st["torch_rng"])
         history = st["history"]
         start_epoch = st["epoch"]
-    batcher = _Batcher(net, device)
+    batcher = Batcher(net, device)
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
         losses = []
@@ -423,7 +280,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
                         min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
                         progress=_after(progress, stage_one, total))
     _train_tone(net, tracks, cfg, device, progress, done=stage_one + fine_steps, total=total)
-    scale, bias = _calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
+    scale, bias = calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
                                  cfg.calib_pairs)
     net.to("cpu").eval()
     meta: dict[str, Any] = {"train_config": asdict(cfg), "history": history,
@@ -478,7 +335,7 @@ def recalibrate(model: ContinuationModel, val_tracks: Sequence[TrackMel], *,
     net = _rebuild(model, new_cfg, fresh=frozenset())
     device = pick_device()
     net.to(device)
-    _calibrate_net(net, _sampler(val_tracks, new_cfg, cfg, cfg.seed + 200), _Batcher(net, device),
+    calibrate_net(net, _sampler(val_tracks, new_cfg, cfg, cfg.seed + 200), Batcher(net, device),
                    cfg.calib_pairs)
     net.to("cpu").eval()
     return ContinuationModel(net=net, meta=dict(model.meta))
@@ -505,7 +362,7 @@ def extend(model: ContinuationModel, tracks: Sequence[TrackMel], val_tracks: Seq
     device = pick_device()
     net.to(device)
     _train_tone(net, tracks, cfg, device, progress, done=0, total=cfg.tone_steps)
-    _calibrate_net(net, _sampler(val_tracks, model_cfg, cfg, cfg.seed + 200),
-                   _Batcher(net, device), cfg.calib_pairs)
+    calibrate_net(net, _sampler(val_tracks, model_cfg, cfg, cfg.seed + 200),
+                   Batcher(net, device), cfg.calib_pairs)
     net.to("cpu").eval()
     return ContinuationModel(net=net, meta={**model.meta, "train_config": asdict(cfg)})

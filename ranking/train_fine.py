@@ -1,7 +1,7 @@
 """The second training stage: the fine seam, on raw audio at the cuts.
 
 Stage one (`ranking.train`) learns the towers and the coarse seam from log-mel windows. The fine
-seam (`ranking.model.FineSeam`) reads 16 ms windows every 5 ms right at the cut, which the
+seam (`ranking.layers.FineSeam`) reads 16 ms windows every 5 ms right at the cut, which the
 whole-track log-mel cache cannot give, so it is trained afterwards on audio windows cut from the
 tracks' decoded audio (`TrackMel.audio`). Its loss is binary cross-entropy: the true continuation
 against the same song elsewhere (weighted double, as that is where the coarse model is weakest),
@@ -21,7 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ranking.model import ContinuationNet, FineSeam
+from ranking.layers import FineSeam
+from ranking.model import ContinuationNet
 from ranking.pairs import PairBatch, PairSampler, TrackMel
 
 __all__ = ["audio_sampler", "fine_logits", "fresh_start", "train_fine_seam"]

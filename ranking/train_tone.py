@@ -1,6 +1,6 @@
 """The third training stage: the learned tone term, on audio at the cuts.
 
-`ranking.model.ToneNet` reads the tone spectra (`ranking.splice.tone_spectra`) of two 128 ms
+`ranking.layers.ToneNet` reads the tone spectra (`ranking.splice.tone_spectra`) of two 128 ms
 windows each side of a cut. Those come from raw audio, not from the whole-track log-mel, so the
 term is trained after the fine seam, on the tracks' decoded audio (`TrackMel.audio`). The
 spectra of every cut are computed once, both sides, before the first step (`ToneBank`): 1,500
@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from ranking import splice
-from ranking.model import ContinuationNet, ToneNet
+from ranking.layers import ToneNet
+from ranking.model import ContinuationNet
 from ranking.pairs import PairSampler, TrackMel
 from ranking.train_fine import audio_sampler, fresh_start
 

@@ -49,6 +49,19 @@ def test_inputs_split_whole_albums_and_cut_on_beats(library: tuple[Path, Path]):
         assert t.cuts.min() >= cfg.clip_hops and t.cuts.max() + cfg.clip_frames <= t.mel.shape[1]
 
 
+def test_radio_train_defaults_to_the_shipped_recipe():
+    """A plain `radio train` trains what ships: the command's defaults are TrainConfig's, and
+    those are the recipe recorded in the shipped checkpoint."""
+    from radio.cli_model import train_cmd
+    from ranking.inference import ContinuationModel
+    from ranking.train import TrainConfig
+
+    shipped = ContinuationModel.load().meta["train_config"]
+    defaults = {p.name: p.default for p in train_cmd.params}
+    for field in ("epochs", "steps_per_epoch", "batch_size", "fine_steps", "tone_steps", "seed"):
+        assert defaults[field] == getattr(TrainConfig(), field) == shipped[field], field
+
+
 def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     _, home = library
     runner = CliRunner()
@@ -77,7 +90,8 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
                               "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["val_tracks"] == info["val_tracks"]
-    from ranking.model import ContinuationModel, ContinuationNet
+    from ranking.inference import ContinuationModel
+    from ranking.model import ContinuationNet
 
     trained = ContinuationModel.load(model_path(settings)).net.state_dict()
     again_state = ContinuationModel.load(again_path).net.state_dict()

@@ -39,7 +39,7 @@ from radio.sponsors import (
     sponsor_item,
 )
 from radio.store import Store
-from ranking.model import ContinuationModel
+from ranking.inference import ContinuationModel
 from tests.conftest import beat_track, write_audio
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ranking.calibration import calibrate
 from ranking.evaluate import expected_calibration_error, roc_auc
 from ranking.index import CueIndex
 from ranking.pairs import PairSampler, TrackMel, beat_cut_frames, split_tracks
-from ranking.train import calibrate
 
 
 def _track(i: int, group: str, frames: int = 3000, tempo: float = 120.0, camelot: str = "8A"):

@@ -1,0 +1,229 @@
+"""The model's building blocks: the log-mel front ends, the towers and the re-rankers.
+
+`LogMel` is the front end shared by training and inference. Frames are taken without
+centring, so a clip's frames are exactly the whole track's frames that lie inside it: nothing of
+B leaks into A.
+
+Each `Tower` is a dilated 1-D convolution stack over time (mel bins as channels) followed by
+pooling over time windows at increasing distance from the cut (the boundary matters most: what
+sounds at the very end of A must go on at the very start of B), then a linear projection.
+
+The re-rankers judge a chosen pair: `Seam`, a 2-D CNN over the coarse log-mel frames either side
+of the cut; `FineSeam`, another over 16 ms windows every 5 ms right at the cut; and `ToneNet`,
+a 1-D CNN over the tone spectra of two windows each side.
+
+How they are put together, and the config they read, is `ranking.model`'s; this file holds only
+the modules. It never opens audio files.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:
+    from ranking.model import ModelConfig
+
+__all__ = ["FineSeam", "LogMel", "Seam", "ToneNet", "Tower"]
+
+
+def _register_mel(m: nn.Module, *, sr: int, n_fft: int, n_mels: int, fmin: float,
+                  fmax: float) -> None:
+    """Give ``m`` the buffers of a mel front end: the filterbank ``fb`` and the Hann ``window``."""
+    import librosa  # only for the filterbank matrix; imported late to keep start-up light
+
+    fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    m.register_buffer("fb", torch.from_numpy(fb.astype(np.float32)))
+    m.register_buffer("window", torch.hann_window(n_fft))
+
+
+def _mel_power(y: torch.Tensor, *, hop: int, window: torch.Tensor,
+               fb: torch.Tensor) -> torch.Tensor:
+    """(batch, samples) -> (batch, n_mels, frames) mel power of uncentred STFT frames."""
+    spec = torch.stft(y, window.numel(), hop, window=window, center=False, return_complex=True)
+    return torch.matmul(fb, spec.real.square() + spec.imag.square())
+
+
+class LogMel(nn.Module):
+    """Log-mel front end (dB-like, globally standardised), shared by training and inference."""
+
+    fb: torch.Tensor
+    window: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        _register_mel(self, sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
+                      fmax=cfg.fmax)
+        # Global standardisation, fitted on training audio; identity until then.
+        self.register_buffer("mean", torch.zeros(cfg.n_mels, 1))
+        self.register_buffer("std", torch.ones(cfg.n_mels, 1))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) float32 at cfg.sr -> (batch, n_mels, frames), uncentred frames."""
+        mel = _mel_power(y, hop=self.cfg.hop, window=self.window, fb=self.fb)
+        logmel = 10.0 * torch.log10(mel + 1e-10)
+        return (logmel - self.mean) / self.std
+
+
+class Tower(nn.Module):
+    """Encodes one clip's log-mel (boundary at frame 0) into an L2-normalised vector."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c = cfg.channels
+        self.inp = nn.Conv1d(cfg.n_mels, c, kernel_size=3, padding=1)
+        self.blocks = nn.ModuleList(
+            nn.Conv1d(c, c, kernel_size=3, padding=d, dilation=d) for d in (1, 2, 4, 8)
+        )
+        self.norms = nn.ModuleList(nn.GroupNorm(8, c) for _ in range(4))
+        edges = [*cfg.pool_edges, cfg.clip_frames]
+        self.windows = list(itertools.pairwise(edges))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.proj = nn.Linear(c * len(self.windows) * 2, cfg.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(self.inp(x))
+        for conv, norm in zip(self.blocks, self.norms, strict=True):
+            h = h + conv(F.gelu(norm(h)))
+        pooled = [torch.cat([h[:, :, a:b].mean(-1), h[:, :, a:b].amax(-1)], 1)
+                  for a, b in self.windows]
+        z = self.proj(self.drop(torch.cat(pooled, 1)))
+        out: torch.Tensor = F.normalize(z, dim=1)
+        return out
+
+
+def _join_logit(m: Seam | FineSeam, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+    """The seam CNNs' shared body: A's frames then B's side by side in time, three 3x3
+    convolutions (pooled twice), then the features near the join and the strongest anywhere."""
+    x = torch.cat([tail, head], -1)[:, None]
+    h = F.max_pool2d(F.gelu(m.c1(x)), 2)
+    h = F.max_pool2d(F.gelu(m.c2(h)), 2)
+    h = F.gelu(m.c3(h))
+    mid = h.shape[-1] // 2
+    near = h[..., max(0, mid - 2) : mid + 2].mean((2, 3))
+    out: torch.Tensor = m.head(torch.cat([near, h.amax((2, 3))], 1))[:, 0]
+    return out
+
+
+class Seam(nn.Module):
+    """Pairwise re-ranker: a small 2-D CNN over A's last and B's first frames side by side.
+
+    It judges the join itself (does what sounds at the end of A go on at the start of B?),
+    which the towers, each seeing one side, can only approximate. Convolution over frequency
+    makes it shift-invariant in pitch, so it generalises across composers and keys.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c = cfg.seam_channels
+        self.k = cfg.seam_frames
+        self.c1 = nn.Conv2d(1, c, 3, padding=1)
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.c3 = nn.Conv2d(c, c, 3, padding=1)
+        self.head = nn.Linear(2 * c, 1)
+
+    def forward(self, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+        """(n, n_mels, k) each, standardised log-mel -> (n,) logits."""
+        return _join_logit(self, tail, head)
+
+
+class FineSeam(nn.Module):
+    """The seam at a finer grain: log-mel of 16 ms windows every 5 ms, 150 ms each side.
+
+    The coarse frames (64 ms windows every 20 ms) blur the last instants of A into one or two
+    frames; here what decays, rings on or starts right at the cut stays visible. Its front end
+    reads raw audio, so it is trained in a second stage on audio windows at the cuts
+    (`ranking.train_fine`), and its logit joins the coarse seam's in the calibrated sum.
+    """
+
+    fb: torch.Tensor
+    window: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        _register_mel(self, sr=cfg.sr, n_fft=cfg.fine_n_fft, n_mels=cfg.fine_mels,
+                      fmin=cfg.fine_fmin, fmax=cfg.fmax)
+        self.register_buffer("mean", torch.zeros(()))  # fitted on training audio
+        self.register_buffer("std", torch.ones(()))
+        c = cfg.fine_channels
+        self.c1 = nn.Conv2d(1, c, 3, padding=1)
+        self.c2 = nn.Conv2d(c, c, 3, padding=1)
+        self.c3 = nn.Conv2d(c, 2 * c, 3, padding=1)
+        self.head = nn.Linear(4 * c, 1)
+
+    def frames(self, y: torch.Tensor) -> torch.Tensor:
+        """(n, fine_samples) audio at cfg.sr -> (n, fine_mels, fine_frames), standardised."""
+        mel = _mel_power(y, hop=self.cfg.fine_hop, window=self.window, fb=self.fb)
+        out: torch.Tensor = (torch.log(mel + 1e-8) - self.mean) / self.std
+        return out
+
+    def forward(self, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+        """A's last and B's first fine frames, (n, fine_mels, fine_frames) each -> (n,) logits."""
+        return _join_logit(self, tail, head)
+
+
+# The tone spectra are unit vectors over some 630 bins, so their entries are near 0.04 and their
+# products near 0.002: the products are scaled up towards the spectra's own range.
+_PRODUCT_GAIN = 20.0
+
+
+class ToneNet(nn.Module):
+    """The learned tone term: which notes start, stop or ring on around the cut.
+
+    It reads the tone spectra (`ranking.splice.tone_spectra`: the log-magnitude peaks above the
+    envelope, in 7.8 Hz bins) of ``tone_windows`` windows each side of the cut, and their
+    products (each window's with its mirror across the cut, and A's farther ones with B's
+    nearest: was that note already sounding?), through a dilated 1-D CNN over frequency. The
+    handcrafted tone logit (the Fisher z of the nearest spectra's correlation) enters its head,
+    so it learns what to add to it. Over the single nearest window a learned net gains nothing
+    on the handcrafted logit; with a second window each side it does (BENCHMARKS.md). Its
+    input comes from raw audio, so it is trained in a third stage on audio at the cuts
+    (`ranking.train_tone`), and its logit joins the calibrated sum.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c, w = cfg.tone_channels, cfg.tone_windows
+        self.windows = w
+        self.bins = cfg.splice.tone_bins
+        self.c1 = nn.Conv1d(4 * w - 1, c, 7, padding=3)
+        self.c2 = nn.Conv1d(c, c, 5, padding=4, dilation=2)
+        self.c3 = nn.Conv1d(c, c, 5, padding=8, dilation=4)
+        self.head = nn.Linear(2 * c + 1, 1)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """A's and B's tone spectra, (n, tone_windows, tone_bins) each, nearest the cut
+        first -> (n,) logits."""
+        cross = [a[:, k : k + 1] * b[:, :1] for k in range(1, self.windows)]
+        x = torch.cat([a, b, *(_PRODUCT_GAIN * p for p in [a * b, *cross])], 1)
+        h = F.gelu(self.c1(x))
+        h = h + F.gelu(self.c2(h))
+        h = h + F.gelu(self.c3(h))
+        r = (a[:, 0] * b[:, 0]).sum(1, keepdim=True).clamp(-0.999, 0.999)
+        out: torch.Tensor = self.head(torch.cat([h.mean(-1), h.amax(-1), torch.atanh(r)], 1))
+        return out[:, 0]
+
+    def from_features(self, splice_a: np.ndarray, splice_b: np.ndarray) -> np.ndarray:
+        """(n,) logits from paired rows of splice features (`ranking.splice.clip_features`),
+        whose tone spectra are their last columns."""
+        k = self.windows * self.bins
+        device = self.head.weight.device
+
+        def spectra(f: np.ndarray) -> torch.Tensor:
+            x = np.ascontiguousarray(f[:, f.shape[1] - k :], dtype=np.float32)
+            return torch.from_numpy(x).reshape(-1, self.windows, self.bins).to(device)
+
+        with torch.inference_mode():
+            out: np.ndarray = self(spectra(splice_a), spectra(splice_b)).cpu().numpy()
+        return out
