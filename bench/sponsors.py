@@ -6,7 +6,7 @@ Stations: `radio.stations.plan_station` over the library at ``--home`` (half fro
 half from random seed songs, 60 minutes each). Three sponsor clips from audio that is not in that
 library: a 20 s excerpt of xmoto's "foxrun", a 25 s excerpt of neverball's "track3" (both from
 ``music-cache/ci``) and a 15 s generated speech-like clip (voiced formants with a syllable
-envelope and pauses, no beat). They are added through `radio.sponsors.add_sponsor` into a
+envelope and pauses, no beat). They are added through `radio.sponsor_clips.add_sponsor` into a
 throw-away home, so the library's own operator data is untouched.
 
 Per station, with the same rules for all (caps 2, 1, 1 plays per listener-hour, 10 minutes
@@ -57,8 +57,9 @@ from radio.placement import (  # noqa: E402
     insert_sponsors,
 )
 from radio.plan import Plan  # noqa: E402
+from radio.sponsor_clips import add_sponsor  # noqa: E402
 from radio.sponsor_plans import junction_times, junction_vectors, sponsor_similarity  # noqa: E402
-from radio.sponsors import Sponsor, add_sponsor, sponsor_item  # noqa: E402
+from radio.sponsors import Sponsor, sponsor_item  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ["dark synth for a night drive", "calm ambient soundscape", "epic orchestral battle",

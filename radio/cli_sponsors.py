@@ -1,7 +1,8 @@
 """``radio sponsors ...``: add sponsor clips, list, pause, resume, delete, and report on them.
 
-Registered on the `radio.cli` group. Each command calls `radio.sponsors` and prints a table for
-people or JSON (``--json``) for scripts; a bad clip or field is one ``Error:`` line and exit 1.
+Registered on the `radio.cli` group. Each command calls `radio.sponsors` (``add``:
+`radio.sponsor_clips`) and prints a table for people or JSON (``--json``) for scripts; a bad clip
+or field is one ``Error:`` line and exit 1.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def add_cmd(ctx: click.Context, clip: Path, name: str, text: str, tags: str, cap
     Example: radio sponsors add ad.mp3 --name "Acme Coffee" --text "fresh roasted coffee"
     --tags coffee,morning --cap-per-hour 2
     """
-    from radio.sponsors import add_sponsor, parse_time
+    from radio.sponsor_clips import add_sponsor, parse_time
 
     sponsor = add_sponsor(_settings(ctx), clip, name=name, text=text,
                           tags=tuple(tags.split(",")), cap_per_hour=cap_per_hour,

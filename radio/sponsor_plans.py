@@ -128,7 +128,7 @@ def _fresh_vectors(store: SponsorStore, sponsors: list[Sponsor], model: Continua
     """Re-embed clips embedded by another model (the library trained its own since)."""
     from radio.audio import decode
     from radio.modeling import model_id
-    from radio.sponsors import embed_clip
+    from radio.sponsor_clips import embed_clip
 
     mid = model_id(model)
     out = []

@@ -3,7 +3,8 @@
 An upload is streamed to a temporary file and refused with 413 as soon as it passes
 ``RADIO_MAX_UPLOAD_BYTES``; a file that is not decodable audio is 415, a silent, too short or
 too long clip or a bad field (no active window, a cap that allows nothing) is 422. The business
-rules live in `radio.sponsors`; this module only moves bytes and maps errors to statuses.
+rules live in `radio.sponsor_clips` and `radio.sponsors`; this module only moves bytes and maps
+errors to statuses.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile, status
 
 from radio.errors import NotFound, RadioError
-from radio.sponsors import ClipRejected, SponsorStatus, SponsorStore, add_sponsor, parse_time
+from radio.sponsor_clips import ClipRejected, add_sponsor, parse_time
+from radio.sponsors import SponsorStatus, SponsorStore
 from server.auth import AdminDep
 from server.deps import ConfigDep
 

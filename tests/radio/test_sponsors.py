@@ -23,6 +23,7 @@ from radio.config import Settings
 from radio.errors import NotFound, RadioError
 from radio.placement import Rules, SponsorSpec, violations
 from radio.plan import Plan, PlanItem, Transition
+from radio.sponsor_clips import ClipRejected, add_sponsor, parse_time
 from radio.sponsor_plans import (
     drop_deleted,
     junction_times,
@@ -30,14 +31,7 @@ from radio.sponsor_plans import (
     record_played,
     sponsor_similarity,
 )
-from radio.sponsors import (
-    ClipRejected,
-    Impression,
-    SponsorStore,
-    add_sponsor,
-    parse_time,
-    sponsor_item,
-)
+from radio.sponsors import Impression, SponsorStore, sponsor_item
 from radio.store import Store
 from ranking.inference import ContinuationModel
 from tests.conftest import beat_track, write_audio

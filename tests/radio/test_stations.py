@@ -241,7 +241,7 @@ def test_plan_cli_writes_a_plan_that_render_reads(settings: Settings, tmp_path: 
 
 def test_sponsor_clips_join_the_growing_plan_without_touching_the_past(
         settings: Settings, model: ContinuationModel, tmp_path: Path) -> None:
-    from radio.sponsors import add_sponsor
+    from radio.sponsor_clips import add_sponsor
 
     y, _ = song(np.random.default_rng(99), seconds=12, sr=22050, bpm=120.0)
     clip = tmp_path / "jingle.wav"
