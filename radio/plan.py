@@ -1,6 +1,6 @@
 """A station's plan: which songs play, in what order, and where each hands over to the next.
 
-The sequencer (`ranking.sequencer`) chooses order and cues over index arrays; `radio.stations`
+The sequencer (`ranking.sequencer`) chooses order and cues over index arrays; `radio.sequencing`
 turns its result into this record, and `radio.render` turns this record into audio. A plan is
 JSON-serialisable so that `radio plan --json > p.json` and `radio render p.json` compose.
 
