@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from radio.audio import decode  # noqa: E402
 from radio.config import Settings  # noqa: E402
-from radio.ingest import AUDIO_SUFFIXES, analyse_file, ingest  # noqa: E402
+from radio.ingest import analyse_file, ingest  # noqa: E402
+from radio.ingest_scan import AUDIO_SUFFIXES  # noqa: E402
 
 TARGET_X = 150.0
 LONG_SECONDS = 600.0

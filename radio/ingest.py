@@ -1,7 +1,7 @@
 """Library ingestion: scan folders, decide what changed, decode + analyse in worker processes.
 
-`ingest` walks the given roots for audio files (by suffix, any case), survives symlink loops,
-unreadable folders and odd names, and for each file decides, cheapest test first:
+`ingest` walks the given roots for audio files with `radio.ingest_scan.scan` (which survives
+symlink loops, unreadable folders and odd names), and for each file decides, cheapest test first:
 
 * path, size and mtime equal to its stored row (and the row's analysis is current): skipped
   without opening the file;
@@ -20,17 +20,14 @@ Files that vanished from under a scanned root get status ``missing``; a stored f
 bytes fail to ingest is marked missing too, since the analysed audio no longer exists.
 
 Every bad file is recorded with a reason word (see `radio.records.Failure`) and counted in the
-`IngestSummary`; ingestion goes on. Running as root, permission bits do not stop reads, so
-"unreadable" is what ``stat``/``open`` refuse: dangling symlinks, symlink loops, unlistable
-folders. A worker process that dies (killed, out of memory) costs its file one retry, then a
-``worker-died`` failure.
+`IngestSummary`; ingestion goes on. A worker process that dies (killed, out of memory) costs its
+file one retry, then a ``worker-died`` failure.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -40,28 +37,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
 from radio.analysis import ANALYSIS_VERSION, Analysis, analyse
 from radio.audio import decode
 from radio.config import Settings
 from radio.errors import AnalysisError, AudioLoadError, RadioError
+from radio.ingest_scan import Found, hash_file, scan
 from radio.records import TrackTags
 from radio.store import Store
 from radio.tags import header_duration, read_tags
 
 __all__ = [
-    "AUDIO_SUFFIXES",
     "MIN_SECONDS",
     "IngestSummary",
     "ProgressFn",
     "analyse_file",
     "default_workers",
-    "hash_file",
     "ingest",
 ]
 
-AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".opus", ".flac", ".wav", ".m4a", ".aac"})
 MIN_SECONDS = 5.0
 """Shorter files cannot hold a phrase to mix in or out of."""
 _SILENT_PEAK = 10 ** (-60 / 20)  # a file whose loudest sample is below -60 dBFS is silence
@@ -103,13 +97,6 @@ class IngestSummary:
 
 
 @dataclass(frozen=True)
-class _Found:
-    path: str
-    size: int
-    mtime: float
-
-
-@dataclass(frozen=True)
 class _Job:
     path: str
     content_hash: str
@@ -133,15 +120,6 @@ def default_workers() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def hash_file(path: str | Path) -> str:
-    """xxh3-128 of the file's bytes, as 32 hex digits."""
-    h = xxhash.xxh3_128()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def analyse_file(path: Path, *, sr: int, timeout: float) -> tuple[TrackTags, Analysis]:
@@ -188,70 +166,6 @@ def _init_worker() -> None:
     threadpool_limits(1)
 
 
-def _scan(roots: Sequence[str]) -> Iterator[_Found | tuple[str, str, str]]:
-    """Audio files under ``roots`` (files or folders), and (path, reason, detail) failures.
-
-    Folders are entered once each, by (device, inode), so symlink loops end; a file reached
-    twice (a symlink or hard link to one already seen) is yielded once. Only folders and
-    audio-named entries are stat'ed: cover art and the like cost nothing.
-    """
-    seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
-    stack = list(reversed(roots))
-    while stack:
-        path = stack.pop()
-        is_root = path in roots
-        try:
-            st = os.stat(path)
-        except OSError as exc:  # dangling symlink, symlink loop, no permission
-            yield path, "unreadable", exc.strerror or str(exc)
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
-            if _is_audio(path) and not is_root:
-                yield path, "not-a-file", "a folder with an audio file's name"
-            try:
-                stack.extend(reversed(_children(path)))
-            except OSError as exc:
-                yield path, "unreadable", f"cannot list folder: {exc.strerror or exc}"
-        elif not _utf8(path):
-            shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            yield shown, "bad-filename", "the name is not valid UTF-8; rename the file"
-        elif not stat.S_ISREG(st.st_mode):
-            yield path, "not-a-file", "not a regular file (a pipe, socket or device)"
-        elif (st.st_dev, st.st_ino) not in seen_files:
-            seen_files.add((st.st_dev, st.st_ino))
-            yield _Found(path, st.st_size, st.st_mtime)
-
-
-def _children(folder: str) -> list[str]:
-    """Sub-folders and audio-named entries of ``folder``, sorted by name."""
-    out = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            try:
-                wanted = _is_audio(entry.name) or entry.is_dir()
-            except OSError:
-                wanted = False
-            if wanted:
-                out.append(entry.path)
-    return sorted(out)
-
-
-def _is_audio(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in AUDIO_SUFFIXES
-
-
-def _utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
@@ -278,7 +192,7 @@ class _Run:
         self.summary.failed += 1
         self.summary.failures[reason] = self.summary.failures.get(reason, 0) + 1
 
-    def classify(self, found: _Found) -> _Job | None:
+    def classify(self, found: Found) -> _Job | None:
         """What to do with one file: None when it is settled here, else a job to analyse."""
         path, size, mtime = found.path, found.size, found.mtime
         if size == 0:
@@ -324,7 +238,7 @@ class _Run:
             return None
         return self._job(found, digest, new=row is None)
 
-    def _job(self, found: _Found, digest: str, *, new: bool) -> _Job:
+    def _job(self, found: Found, digest: str, *, new: bool) -> _Job:
         self.hashes_this_run[digest] = found.path
         return _Job(found.path, digest, found.size, found.mtime, new=new)
 
@@ -386,9 +300,9 @@ def ingest(
     try:
         run = _Run(db, settings, roots)
         run.summary.workers = n_workers
-        found: list[_Found] = []
-        for item in _scan(roots):
-            if isinstance(item, _Found):
+        found: list[Found] = []
+        for item in scan(roots):
+            if isinstance(item, Found):
                 found.append(item)
             else:
                 run.fail(*item)
@@ -418,7 +332,7 @@ def ingest(
             db.close()
 
 
-def _classified(run: _Run, found: list[_Found], advance: Callable[[int], None]) -> Iterator[_Job]:
+def _classified(run: _Run, found: list[Found], advance: Callable[[int], None]) -> Iterator[_Job]:
     for item in found:
         job = run.classify(item)
         if job is None:
