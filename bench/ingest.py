@@ -6,7 +6,7 @@ CORPUS defaults to ``music-cache/ci`` (``radio fetch-ci``). With one worker and 
 limited to one thread, it measures, per track, audio seconds per wall second for
 
 * decode alone (`radio.audio.decode`, 22050 Hz stereo): the floor nothing can beat;
-* the full per-track work of ingestion (`radio.ingest.analyse_file`: decode, checks, tags,
+* the full per-track work of ingestion (`radio.ingest_worker.analyse_file`: decode, checks, tags,
   `radio.analysis.analyse`);
 
 reports the medians over tracks and their ratio, then times a real `radio.ingest.ingest` run into
@@ -40,7 +40,9 @@ sys.path.insert(0, str(ROOT))
 
 from radio.audio import decode  # noqa: E402
 from radio.config import Settings  # noqa: E402
-from radio.ingest import AUDIO_SUFFIXES, analyse_file, ingest  # noqa: E402
+from radio.ingest import ingest  # noqa: E402
+from radio.ingest_scan import AUDIO_SUFFIXES  # noqa: E402
+from radio.ingest_worker import analyse_file  # noqa: E402
 
 TARGET_X = 150.0
 LONG_SECONDS = 600.0

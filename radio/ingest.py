@@ -1,7 +1,7 @@
 """Library ingestion: scan folders, decide what changed, decode + analyse in worker processes.
 
-`ingest` walks the given roots for audio files (by suffix, any case), survives symlink loops,
-unreadable folders and odd names, and for each file decides, cheapest test first:
+`ingest` walks the given roots for audio files with `radio.ingest_scan.scan` (which survives
+symlink loops, unreadable folders and odd names), and for each file decides, cheapest test first:
 
 * path, size and mtime equal to its stored row (and the row's analysis is current): skipped
   without opening the file;
@@ -11,26 +11,24 @@ unreadable folders and odd names, and for each file decides, cheapest test first
   recorded in ``failures`` with reason ``duplicate`` and the original's path as detail, so
   `radio failures` lists it. Deleting the original later turns the duplicate into a move;
 * anything else (new, changed bytes, older `ANALYSIS_VERSION`, lost features file) is decoded
-  once with `radio.audio.decode` and analysed by `radio.analysis.analyse`.
+  once, checked and analysed by `radio.ingest_worker.analyse_file`.
 
-Decoding and analysis run in worker processes (one per core by default; ``workers=1`` runs in
-this process). Only this process writes to the store, one transaction per track as results
-arrive, so killing ingestion loses nothing already committed and the next run resumes.
+Decoding and analysis run in worker processes (`radio.ingest_worker`; one per core by default,
+``workers=1`` runs in this process). Only this process writes to the store, one transaction per
+track as results arrive, so killing ingestion loses nothing already committed and the next run
+resumes.
 Files that vanished from under a scanned root get status ``missing``; a stored file whose new
 bytes fail to ingest is marked missing too, since the analysed audio no longer exists.
 
 Every bad file is recorded with a reason word (see `radio.records.Failure`) and counted in the
-`IngestSummary`; ingestion goes on. Running as root, permission bits do not stop reads, so
-"unreadable" is what ``stat``/``open`` refuse: dangling symlinks, symlink loops, unlistable
-folders. A worker process that dies (killed, out of memory) costs its file one retry, then a
-``worker-died`` failure.
+`IngestSummary`; ingestion goes on. A worker process that dies (killed, out of memory) costs its
+file one retry, then a ``worker-died`` failure.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -39,33 +37,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import xxhash
-
-from radio.analysis import ANALYSIS_VERSION, Analysis, analyse
-from radio.audio import decode
+from radio.analysis import ANALYSIS_VERSION
 from radio.config import Settings
-from radio.errors import AnalysisError, AudioLoadError, RadioError
-from radio.records import TrackTags
+from radio.errors import RadioError
+from radio.ingest_scan import Found, hash_file, scan
+from radio.ingest_worker import Job, Result, default_workers, init_worker, process_job
 from radio.store import Store
-from radio.tags import header_duration, read_tags
 
-__all__ = [
-    "AUDIO_SUFFIXES",
-    "MIN_SECONDS",
-    "IngestSummary",
-    "ProgressFn",
-    "analyse_file",
-    "default_workers",
-    "hash_file",
-    "ingest",
-]
-
-AUDIO_SUFFIXES = frozenset({".mp3", ".ogg", ".opus", ".flac", ".wav", ".m4a", ".aac"})
-MIN_SECONDS = 5.0
-"""Shorter files cannot hold a phrase to mix in or out of."""
-_SILENT_PEAK = 10 ** (-60 / 20)  # a file whose loudest sample is below -60 dBFS is silence
-_TRUNCATED = 0.9  # decoding less than this share of the header's duration (less 1 s) is truncated
+__all__ = ["IngestSummary", "ProgressFn", "ingest"]
 
 ProgressFn = Callable[[int, int, float], None]
 """Called as ``progress(done, total, audio_seconds)`` after the scan and after every file."""
@@ -102,156 +81,6 @@ class IngestSummary:
         return out
 
 
-@dataclass(frozen=True)
-class _Found:
-    path: str
-    size: int
-    mtime: float
-
-
-@dataclass(frozen=True)
-class _Job:
-    path: str
-    content_hash: str
-    size: int
-    mtime: float
-    new: bool
-
-
-@dataclass(frozen=True)
-class _Result:
-    job: _Job
-    tags: TrackTags | None = None
-    analysis: Analysis | None = None
-    reason: str = ""
-    detail: str = ""
-
-
-def default_workers() -> int:
-    """All cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def hash_file(path: str | Path) -> str:
-    """xxh3-128 of the file's bytes, as 32 hex digits."""
-    h = xxhash.xxh3_128()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def analyse_file(path: Path, *, sr: int, timeout: float) -> tuple[TrackTags, Analysis]:
-    """Decode ``path`` once (stereo, ``sr`` Hz), check it is usable music, analyse it.
-
-    Raises
-    ------
-    AudioLoadError
-        the decoder's reasons (``not-audio``, ``timeout``...) and ``truncated``.
-    AnalysisError
-        ``too-short`` (under `MIN_SECONDS`), ``silent``, or the analysis's own reasons.
-    """
-    y = decode(path, sr=sr, channels=2, timeout=timeout)
-    seconds = y.shape[-1] / sr
-    if seconds < MIN_SECONDS:
-        raise AnalysisError("too-short", f"{seconds:.2f} s; tracks need {MIN_SECONDS:g} s")
-    claimed = header_duration(path)
-    if claimed is not None and seconds < _TRUNCATED * claimed - 1.0:
-        raise AudioLoadError(
-            path, "truncated", f"decoded {seconds:.1f} s of the {claimed:.1f} s its header claims"
-        )
-    peak = max(float(y.max()), -float(y.min()))
-    if peak < _SILENT_PEAK:
-        level = 20 * np.log10(peak) if peak > 0 else float("-inf")
-        raise AnalysisError("silent", f"peak level {level:.0f} dBFS")
-    return read_tags(path), analyse(y=y, sr=sr)
-
-
-def _process(job: _Job, sr: int, timeout: float) -> _Result:
-    """Worker entry point: never raises, so one bad file cannot stop the pool."""
-    try:
-        tags, analysis = analyse_file(Path(job.path), sr=sr, timeout=timeout)
-    except (AudioLoadError, AnalysisError) as exc:
-        return _Result(job, reason=exc.reason, detail=exc.cause)
-    except Exception as exc:  # a bug or a hostile file in analysis: record it, keep going
-        return _Result(job, reason="analysis-error", detail=f"{type(exc).__name__}: {exc}")
-    return _Result(job, tags=tags, analysis=analysis)
-
-
-def _init_worker() -> None:
-    # One process per core already; BLAS threads on top would only oversubscribe.
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _scan(roots: Sequence[str]) -> Iterator[_Found | tuple[str, str, str]]:
-    """Audio files under ``roots`` (files or folders), and (path, reason, detail) failures.
-
-    Folders are entered once each, by (device, inode), so symlink loops end; a file reached
-    twice (a symlink or hard link to one already seen) is yielded once. Only folders and
-    audio-named entries are stat'ed: cover art and the like cost nothing.
-    """
-    seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
-    stack = list(reversed(roots))
-    while stack:
-        path = stack.pop()
-        is_root = path in roots
-        try:
-            st = os.stat(path)
-        except OSError as exc:  # dangling symlink, symlink loop, no permission
-            yield path, "unreadable", exc.strerror or str(exc)
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
-            if _is_audio(path) and not is_root:
-                yield path, "not-a-file", "a folder with an audio file's name"
-            try:
-                stack.extend(reversed(_children(path)))
-            except OSError as exc:
-                yield path, "unreadable", f"cannot list folder: {exc.strerror or exc}"
-        elif not _utf8(path):
-            shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            yield shown, "bad-filename", "the name is not valid UTF-8; rename the file"
-        elif not stat.S_ISREG(st.st_mode):
-            yield path, "not-a-file", "not a regular file (a pipe, socket or device)"
-        elif (st.st_dev, st.st_ino) not in seen_files:
-            seen_files.add((st.st_dev, st.st_ino))
-            yield _Found(path, st.st_size, st.st_mtime)
-
-
-def _children(folder: str) -> list[str]:
-    """Sub-folders and audio-named entries of ``folder``, sorted by name."""
-    out = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            try:
-                wanted = _is_audio(entry.name) or entry.is_dir()
-            except OSError:
-                wanted = False
-            if wanted:
-                out.append(entry.path)
-    return sorted(out)
-
-
-def _is_audio(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in AUDIO_SUFFIXES
-
-
-def _utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
@@ -278,7 +107,7 @@ class _Run:
         self.summary.failed += 1
         self.summary.failures[reason] = self.summary.failures.get(reason, 0) + 1
 
-    def classify(self, found: _Found) -> _Job | None:
+    def classify(self, found: Found) -> Job | None:
         """What to do with one file: None when it is settled here, else a job to analyse."""
         path, size, mtime = found.path, found.size, found.mtime
         if size == 0:
@@ -324,9 +153,9 @@ class _Run:
             return None
         return self._job(found, digest, new=row is None)
 
-    def _job(self, found: _Found, digest: str, *, new: bool) -> _Job:
+    def _job(self, found: Found, digest: str, *, new: bool) -> Job:
         self.hashes_this_run[digest] = found.path
-        return _Job(found.path, digest, found.size, found.mtime, new=new)
+        return Job(found.path, digest, found.size, found.mtime, new=new)
 
     def _current(self, content_hash: str, version: int) -> bool:
         return version == ANALYSIS_VERSION and content_hash in self.have_features
@@ -337,7 +166,7 @@ class _Run:
         if path in self.stamps:
             self.summary.missing += self.store.mark_missing([path])
 
-    def finish(self, result: _Result) -> None:
+    def finish(self, result: Result) -> None:
         job = result.job
         if result.analysis is None or result.tags is None:
             self._fail_stored(job.path, result.reason, result.detail)
@@ -386,9 +215,9 @@ def ingest(
     try:
         run = _Run(db, settings, roots)
         run.summary.workers = n_workers
-        found: list[_Found] = []
-        for item in _scan(roots):
-            if isinstance(item, _Found):
+        found: list[Found] = []
+        for item in scan(roots):
+            if isinstance(item, Found):
                 found.append(item)
             else:
                 run.fail(*item)
@@ -405,7 +234,7 @@ def ingest(
         jobs = _classified(run, found, advance)
         if n_workers == 1:
             for job in jobs:
-                run.finish(_process(job, settings.analysis_sr, settings.decode_timeout_s))
+                run.finish(process_job(job, settings.analysis_sr, settings.decode_timeout_s))
                 advance()
         else:
             _run_pool(run, jobs, n_workers, advance)
@@ -418,7 +247,7 @@ def ingest(
             db.close()
 
 
-def _classified(run: _Run, found: list[_Found], advance: Callable[[int], None]) -> Iterator[_Job]:
+def _classified(run: _Run, found: list[Found], advance: Callable[[int], None]) -> Iterator[Job]:
     for item in found:
         job = run.classify(item)
         if job is None:
@@ -427,7 +256,7 @@ def _classified(run: _Run, found: list[_Found], advance: Callable[[int], None]) 
             yield job
 
 
-def _run_pool(run: _Run, jobs: Iterator[_Job], n_workers: int,
+def _run_pool(run: _Run, jobs: Iterator[Job], n_workers: int,
               advance: Callable[[int], None]) -> None:
     """Keep ``2 * n_workers`` jobs in flight; store each result as it arrives.
 
@@ -435,12 +264,12 @@ def _run_pool(run: _Run, jobs: Iterator[_Job], n_workers: int,
     and a job caught by a second break is recorded as ``worker-died``.
     """
     sr, timeout = run.settings.analysis_sr, run.settings.decode_timeout_s
-    retries: list[_Job] = []
+    retries: list[Job] = []
     tries: dict[str, int] = {}
-    pending: dict[Future[_Result], _Job] = {}
+    pending: dict[Future[Result], Job] = {}
     # spawn, not fork: this process holds threads (the progress bar) and an open database.
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker)
+    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init_worker)
     exhausted = False
     try:
         while True:
@@ -452,7 +281,7 @@ def _run_pool(run: _Run, jobs: Iterator[_Job], n_workers: int,
                     break
                 tries[job.path] = tries.get(job.path, 0) + 1
                 try:
-                    pending[pool.submit(_process, job, sr, timeout)] = job
+                    pending[pool.submit(process_job, job, sr, timeout)] = job
                 except BrokenProcessPool:
                     retries.append(job)
                     broken = True
@@ -473,10 +302,10 @@ def _run_pool(run: _Run, jobs: Iterator[_Job], n_workers: int,
                 pending.clear()
                 for job in [j for j in retries if tries.get(j.path, 0) >= 2]:
                     retries.remove(job)
-                    run.finish(_Result(job, reason="worker-died",
-                                       detail="a worker process died twice while on this file"))
+                    run.finish(Result(job, reason="worker-died",
+                                      detail="a worker process died twice while on this file"))
                     advance(1)
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker)
+                pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init_worker)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -117,7 +117,7 @@ def add_sponsor(settings: Settings, clip: Path, *, name: str, text: str = "",
     """
     from radio.analysis import analyse
     from radio.audio import decode
-    from radio.ingest import hash_file
+    from radio.ingest_scan import hash_file
     from radio.modeling import model_id, resolve_model
 
     tags = tuple(t.strip() for t in tags if t.strip())

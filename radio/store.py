@@ -6,9 +6,10 @@ WAL mode, and each track's arrays in ``features/<content hash>.npz``, written at
 is its own transaction, so a process killed at any moment leaves every committed track whole and
 at worst one orphaned features file, which the next ingestion overwrites.
 
-Schema versions live in the ``meta`` table; `Store` upgrades an older file on open and refuses a
-newer one. The operator's own data (sponsors, listeners, feedback, plays) will get tables of its
-own in a later schema version; nothing here may ever drop them.
+The tables themselves and their upgrades live in `radio.store_schema`, whose `migrate` `Store`
+runs on open (an older file is upgraded, a newer one refused). The operator's own data (sponsors,
+listeners, feedback, plays) will get tables of its own in a later schema version; nothing here
+may ever drop them.
 
 It never decodes audio, never analyses and never scans folders: `radio.ingest` does that and
 hands finished records to `Store.save_track`.
@@ -31,52 +32,14 @@ from sqlite_utils.db import Table
 from radio.config import Settings
 from radio.errors import ConfigError, NotFound, RadioError
 from radio.records import Failure, Features, Track, TrackStatus, TrackTags
+from radio.store_schema import migrate
 
 if TYPE_CHECKING:
     # Only for types: the analysis stack is heavy, and listing tracks must not import it.
     from radio.analysis import Analysis
     from radio.phrases import Cue
 
-__all__ = ["SCHEMA_VERSION", "Stamp", "Store"]
-
-SCHEMA_VERSION = 1
-
-# Ids are AUTOINCREMENT so that a deleted track's or cue's id is never handed out again:
-# cue ids are the FAISS ids of their embeddings, and plays/feedback will point at track ids.
-_SCHEMA_V1 = """
-CREATE TABLE tracks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL UNIQUE,
-    content_hash TEXT NOT NULL UNIQUE,  -- xxh3-128 hex; names features/<hash>.npz
-    size INTEGER NOT NULL,
-    mtime REAL NOT NULL,
-    duration REAL NOT NULL,
-    title TEXT NOT NULL,
-    artist TEXT, album TEXT, genre TEXT, comment TEXT, lyrics TEXT,
-    tags TEXT NOT NULL DEFAULT '[]',  -- JSON list of strings
-    analysis_version INTEGER NOT NULL,
-    status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'missing')),
-    audible_start REAL, audible_end REAL, tempo REAL, tempo_confidence REAL,
-    key TEXT, mode TEXT, key_confidence REAL, camelot TEXT, lufs REAL,
-    added_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE cues (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    track_id INTEGER NOT NULL REFERENCES tracks(id),
-    kind TEXT NOT NULL CHECK (kind IN ('exit', 'entry')),
-    time REAL NOT NULL,
-    beat_index INTEGER NOT NULL,
-    phrase INTEGER NOT NULL
-);
-CREATE INDEX cues_track_id ON cues(track_id);
-CREATE TABLE failures (
-    path TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    time TEXT NOT NULL
-);
-"""
+__all__ = ["Stamp", "Store"]
 
 
 class Stamp(NamedTuple):
@@ -100,7 +63,7 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         self._features_dir = settings.features_dir
-        self._db_path = db_path = settings.db_path
+        db_path = settings.db_path
         try:
             self._features_dir.mkdir(parents=True, exist_ok=True)
             self._db = Database(db_path)
@@ -110,7 +73,7 @@ class Store:
             # WAL + NORMAL survives a killed process (only a power cut can lose the last commits).
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            migrate(self._db, db_path)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"{db_path} is not a usable SQLite database ({exc}); move it away and re-ingest"
@@ -128,44 +91,6 @@ class Store:
         self.close()
 
     # -- schema ---------------------------------------------------------------------------
-
-    def _version(self) -> int:
-        if "meta" not in self._db.table_names():
-            return 0
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
-
-    def _migrate(self) -> None:
-        # Opening a current store only reads: a read that turned into a write would fail at once
-        # (SQLITE_BUSY_SNAPSHOT, no busy wait) whenever another connection had just committed.
-        version = self._version()
-        if version > SCHEMA_VERSION:
-            raise ConfigError(
-                f"{self._db_path} has schema version {version} but this radio-jockey "
-                f"knows only up to {SCHEMA_VERSION}; upgrade radio-jockey"
-            )
-        if version == SCHEMA_VERSION:
-            return
-        conn = self._db.conn
-        conn.execute("BEGIN IMMEDIATE")  # the write lock first (waits busy_timeout), then read
-        try:
-            version = self._version()  # another process may have migrated meanwhile
-            if "meta" not in self._db.table_names():
-                self._table("meta").create({"key": str, "value": str}, pk="key")
-            if version < 1:
-                self._create_v1()
-            self._table("meta").upsert(
-                {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    def _create_v1(self) -> None:
-        # Statement by statement: executescript would commit the migration's transaction.
-        for statement in _statements(_SCHEMA_V1):
-            self._db.conn.execute(statement)
 
     def _table(self, name: str) -> Table:
         return self._db.table(name)
@@ -446,17 +371,6 @@ class Store:
             rows = self._db.query("SELECT * FROM failures WHERE path = ?", [path])
         return [Failure(path=r["path"], reason=r["reason"], detail=r["detail"] or "",
                         time=r["time"]) for r in rows]
-
-
-def _statements(script: str) -> list[str]:
-    """The complete SQL statements of ``script`` (comments may hold semicolons)."""
-    out, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    return [x for x in out if x]
 
 
 def _track_from_row(row: dict[str, Any]) -> Track:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import radio.ingest
+import radio.ingest_scan
 from radio.config import Settings
 from radio.ingest import IngestSummary, ingest
 from radio.store import Store
@@ -195,7 +196,7 @@ def test_as_root_unreadable_means_what_stat_and_listing_refuse(
             raise PermissionError(13, "Permission denied", path)
         return real_scandir(path)
 
-    monkeypatch.setattr(radio.ingest.os, "scandir", scandir)
+    monkeypatch.setattr(radio.ingest_scan.os, "scandir", scandir)
     s = run(settings, music)
     assert s.new == 1 and reasons(settings) == {"locked": "unreadable"}
 

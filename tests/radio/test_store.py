@@ -12,7 +12,8 @@ from radio.config import Settings
 from radio.errors import ConfigError, NotFound, RadioError
 from radio.phrases import Cue
 from radio.records import TrackTags
-from radio.store import SCHEMA_VERSION, Store
+from radio.store import Store
+from radio.store_schema import SCHEMA_VERSION
 
 
 def analysis(rng: np.random.Generator, *, duration: float = 30.0) -> Analysis:
