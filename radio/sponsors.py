@@ -10,7 +10,7 @@ the continuation model at its first and last seconds, which are where it meets t
 
 Deleting a sponsor marks it ``deleted`` (its impressions and reports stay, and so does the clip,
 so a plan already on air still renders); `place_sponsors` never chooses a paused or deleted
-sponsor, and `radio.placement.remove_sponsors` takes a deleted one out of a plan's future.
+sponsor, and `radio.placement_splice.remove_sponsors` takes a deleted one out of a plan's future.
 
 The choice itself is `radio.placement` (pure); this module gathers its inputs: cue embeddings of
 the plan's junctions from the FAISS cue index, the sponsors' rules, this listener's impressions
