@@ -54,8 +54,8 @@ from radio.placement import (  # noqa: E402
     SponsorSpec,
     choose,
     costs,
-    insert_sponsors,
 )
+from radio.placement_splice import insert_sponsors  # noqa: E402
 from radio.plan import Plan  # noqa: E402
 from radio.sponsor_clips import add_sponsor  # noqa: E402
 from radio.sponsor_plans import junction_times, junction_vectors, sponsor_similarity  # noqa: E402

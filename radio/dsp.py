@@ -20,6 +20,7 @@ __all__ = [
     "crossover",
     "db_to_gain",
     "equal_power",
+    "frames",
     "ramp_output_length",
     "stretch",
 ]
@@ -30,6 +31,11 @@ Array = np.ndarray
 def db_to_gain(db: float) -> float:
     """Amplitude factor for a level change of ``db`` decibels."""
     return float(10.0 ** (db / 20.0))
+
+
+def frames(seconds: float, sr: int) -> int:
+    """Whole samples in ``seconds`` at ``sr``: rounded, never negative."""
+    return max(0, round(seconds * sr))
 
 
 def equal_power(n: int) -> tuple[Array, Array]:

@@ -12,7 +12,8 @@ Per item: gain to `target_lufs` from the plan's integrated loudness (at most
 from its entry cue to its exit cue. Per junction, `radio.render_geometry` says where the overlap
 lies (it starts on A's exit beat, which lands on B's entry beat) and how A's tail is stretched
 (Rubber Band) so that both beat grids coincide; `radio.loudness_match` says how A and B are
-ridden so that the short-term loudness just before the overlap equals the one just after it.
+ridden so that the short-term loudness just before the overlap equals the one just after it;
+`radio.render_junction` does both to the samples and mixes the overlap.
 Equal-power fades; with ``bass_swap`` the low end (< 150 Hz) swaps from A to B on the
 overlap's middle beat. Sponsor items (``kind == "sponsor"``, 5-30 s clips) go through the same
 machinery with short overlaps (a quick duck when they have no beat) and sit just under the
@@ -40,21 +41,12 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from radio.audio import decode
-from radio.dsp import Limiter, crossover, db_to_gain, equal_power, stretch
+from radio.dsp import Limiter, db_to_gain, frames
 from radio.errors import RadioError
-from radio.loudness_match import (
-    SHORT_TERM_S,
-    clip_offset,
-    db_envelope,
-    heard,
-    level_clip,
-    peak_db,
-    ride_db,
-    settle,
-    split_match,
-)
+from radio.loudness_match import SHORT_TERM_S
 from radio.plan import Plan, PlanItem
 from radio.render_geometry import Junction, plan_junction
+from radio.render_junction import Carry, JunctionAudio, mix_overlap
 
 if TYPE_CHECKING:
     from pydub import AudioSegment
@@ -107,22 +99,6 @@ class Marker:
     offset: float | None = None  # items: file seconds of the item at ``start``
 
 
-@dataclass
-class _Carry:
-    """A's held-back tail (processed, in output samples) up to the end of the overlap."""
-
-    audio: Array
-    overlap_at: int  # where the overlap starts in ``audio``
-    geo: Junction
-    index: int
-    level: float  # short-term LUFS just before the overlap (a sponsor: the music's level)
-    headroom_db: float  # how far A may still be raised
-
-
-def _frames(seconds: float, sr: int) -> int:
-    return max(0, round(seconds * sr))
-
-
 def _pieces(start: float, end: float, held: float | None, *, first: float, least: float,
             block: float, whole: bool) -> list[float]:
     """Where an item's audio is cut into separately decoded pieces (file seconds, ``start`` to
@@ -150,26 +126,7 @@ def _pieces(start: float, end: float, held: float | None, *, first: float, least
     return points
 
 
-def _mix_overlap(a: Array, b: Array, geo: Junction, *, sr: int) -> Array:
-    n = b.shape[1]
-    if a.shape[1] < n:
-        a = np.pad(a, ((0, 0), (0, n - a.shape[1])))
-    a = a[:, :n]
-    g_out, g_in = equal_power(n)
-    if geo.swap is None:
-        mixed: Array = a * g_out + b * g_in
-        return mixed
-    a_lo, a_hi = crossover(a, sr=sr)
-    b_lo, b_hi = crossover(b, sr=sr)
-    at = _frames(geo.swap, sr)
-    width = max(1, _frames(0.03, sr))  # a quick fade, not a click, at the swap beat
-    u = np.clip((np.arange(n) - (at - width)) / (2 * width), 0.0, 1.0)
-    lo_out, lo_in = np.cos(0.5 * np.pi * u), np.sin(0.5 * np.pi * u)
-    out: Array = a_hi * g_out + b_hi * g_in + a_lo * lo_out + b_lo * lo_in
-    return out.astype(np.float32)
-
-
-class _Renderer:
+class _Renderer(JunctionAudio):
     def __init__(self, plan: Plan, beats_for: BeatsFor, cfg: RenderConfig,
                  on_marker: Callable[[Marker], None] | None, on_item: OnItem | None) -> None:
         self.plan, self.beats_for, self.cfg = plan, beats_for, cfg
@@ -226,7 +183,7 @@ class _Renderer:
         pre = min(0.1, start)
         y = decode(item.path, sr=self.cfg.sr, channels=2, offset=start - pre,
                    duration=max(end - start, 0.01) + pre, timeout=self.cfg.decode_timeout_s)
-        return y[:, _frames(pre, self.cfg.sr) :]
+        return y[:, frames(pre, self.cfg.sr) :]
 
     def gain(self, item: PlanItem, y: Array) -> float:
         lufs = item.lufs
@@ -239,9 +196,6 @@ class _Renderer:
         if peak > 0:
             g = min(g, db_to_gain(self.cfg.ceiling_db + self.cfg.max_limiting_db) / peak)
         return g
-
-    def headroom(self, y: Array) -> float:
-        return self.cfg.ceiling_db + self.cfg.max_limiting_db - peak_db(y)
 
     def next_junction(self, i: int, body_from: float) -> Junction | None:
         """Let a growing plan extend itself, then plan item ``i``'s outgoing junction."""
@@ -260,7 +214,7 @@ class _Renderer:
 
     def run(self) -> Iterator[Array]:
         cfg, sr = self.cfg, self.cfg.sr
-        carry: _Carry | None = None
+        carry: Carry | None = None
         geo_in: Junction | None = None
         i = 0
         while True:
@@ -288,27 +242,27 @@ class _Renderer:
                 if k == 0 and carry is not None and geo_in is not None:
                     level = self.match(y, carry, geo_in, item)
                     yield from self.emit(carry.audio[:, : carry.overlap_at])
-                    n_ov = min(_frames(geo_in.overlap, sr), y.shape[1])
+                    n_ov = min(frames(geo_in.overlap, sr), y.shape[1])
                     j0 = self.written
                     ov = carry.audio[:, carry.overlap_at :]
-                    yield from self.emit(_mix_overlap(ov, y[:, :n_ov], geo_in, sr=sr))
+                    yield from self.emit(mix_overlap(ov, y[:, :n_ov], geo_in, sr=sr))
                     self.mark("junction", carry.index, j0, self.written, geo_in.style)
                     self.mark("item", i, j0, j0, offset=start)
                     y = y[:, n_ov:]
                     offset += n_ov / sr
                 elif k == 0:
                     self.mark("item", i, self.written, self.written, offset=start)
-                    fade = min(_frames(0.005, sr), y.shape[1])
+                    fade = min(frames(0.005, sr), y.shape[1])
                     y[:, :fade] *= np.linspace(0, 1, fade, dtype=np.float32)
                 if k < len(points) - 2:
                     yield from self.emit(y)
                 elif held is None:
-                    fade = min(_frames(0.02, sr), y.shape[1])
+                    fade = min(frames(0.02, sr), y.shape[1])
                     y[:, y.shape[1] - fade :] *= np.linspace(1, 0, fade, dtype=np.float32)
                     yield from self.emit(y)
                 else:
                     assert geo_out is not None
-                    cut = int(np.clip(_frames(held - offset, sr), 0, y.shape[1]))
+                    cut = int(np.clip(frames(held - offset, sr), 0, y.shape[1]))
                     yield from self.emit(y[:, :cut])
                     carry = self.tail(y[:, cut:], geo_out, i, held, level)
             if geo_out is None:
@@ -323,7 +277,7 @@ class _Renderer:
         decoded end. Frames add up exactly: piece ``k`` starts at ``round((points[k] -
         points[0]) * sr)``."""
         sr = self.cfg.sr
-        xf = _frames(0.01, sr)
+        xf = frames(0.01, sr)
         prev: Array | None = None
         for k in range(len(points) - 1):
             t0, t1 = points[k], points[k + 1]
@@ -336,69 +290,9 @@ class _Renderer:
             if last:
                 yield y
                 return
-            n = _frames(t1 - points[0], sr) - _frames(t0 - points[0], sr)
+            n = frames(t1 - points[0], sr) - frames(t0 - points[0], sr)
             prev = y[:, n : n + xf].copy()
             yield y[:, :n]
-
-    def tail(self, y: Array, geo: Junction, index: int, held: float,
-             level: float | None) -> _Carry:
-        """Stretch A's tail (from ``geo.a_ramp``; ``y`` starts at ``held``), cut it at the
-        overlap's end and measure A's level just before the overlap."""
-        sr = self.cfg.sr
-        k0 = min(_frames(geo.a_ramp - held, sr), y.shape[1])
-        body, y = y[:, :k0], y[:, k0:]
-        n = y.shape[1]
-        if geo.style != "beat" or abs(geo.factor - 1.0) < 1e-4:
-            audio = y
-        else:
-            t = geo.a_ramp + np.arange(n) / sr
-            ramp = max(geo.a_ov - geo.a_ramp, 1e-9)
-            f = np.where(t < geo.a_ov, 1.0 + (geo.factor - 1.0) * (t - geo.a_ramp) / ramp,
-                         geo.factor)
-            audio = stretch(y, sr=sr, factor=f, high_quality=self.cfg.stretch_hq)
-            # Splice from the untouched body into the stretched copy (both at speed 1 here).
-            k = min(_frames(0.01, sr), n, audio.shape[1])
-            f_out, f_in = equal_power(k)
-            audio[:, :k] = y[:, :k] * f_out + audio[:, :k] * f_in
-        audio = np.concatenate([body, audio], axis=1) if k0 else audio
-        at = k0 + _frames(geo.a_out(geo.a_ov), sr)
-        end = at + _frames(geo.overlap, sr)
-        if level is None:
-            level = heard(audio[:, max(0, at - _frames(SHORT_TERM_S, sr)) : at], sr=sr,
-                          ceiling_db=self.cfg.ceiling_db)
-        return _Carry(audio[:, :end], at, geo, index, level, self.headroom(audio[:, :end]))
-
-    def match(self, y: Array, carry: _Carry, geo: Junction, item: PlanItem) -> float | None:
-        """Ride B (``y``, in place) and A's held-back tail so their levels meet at the overlap.
-
-        Returns the music level a sponsor clip was matched to (None for songs)."""
-        cfg, sr = self.cfg, self.cfg.sr
-        ov = _frames(geo.overlap, sr)
-        window = _frames(SHORT_TERM_S, sr)
-        if item.kind == "sponsor":  # levelled, then one gain: just under the music, never above
-            if math.isfinite(carry.level):
-                y[:] = level_clip(y, sr=sr)
-                d = min(clip_offset(y, sr=sr, music_lufs=carry.level), self.headroom(y))
-                y *= db_to_gain(d)
-            return carry.level
-        level_b = heard(y[:, ov : ov + window], sr=sr, ceiling_db=cfg.ceiling_db)
-        m = split_match(carry.level, level_b, a_headroom_db=carry.headroom_db,
-                        b_headroom_db=self.headroom(y[:, : ov + window]),
-                        max_ride_db=cfg.max_ride_db, max_lead_db=cfg.max_lead_db)
-        at = carry.overlap_at
-        m = settle(carry.audio[:, max(0, at - window) : at], y[:, ov : ov + window], m, sr=sr,
-                   ceiling_db=cfg.ceiling_db, max_ride_db=cfg.max_ride_db,
-                   max_lead_db=cfg.max_lead_db)
-        if abs(m.b_db) >= 0.1:
-            env = ride_db(y, sr=sr, db=m.b_db, hold=ov + window, glide=_frames(cfg.ride_s, sr),
-                          ceiling_lufs=level_b + m.b_db)
-            y[:, : env.size] *= np.power(10.0, env / 20.0, dtype=np.float32)
-        if abs(m.a_db) >= 0.1:
-            # A glides to its offset before its last short-term window and holds it.
-            env = db_envelope(carry.audio.shape[1], start=0, end=max(at - window, at // 2),
-                              db0=0.0, db1=m.a_db)
-            carry.audio *= np.power(10.0, env / 20.0, dtype=np.float32)
-        return None
 
 
 def render(plan: Plan, *, beats_for: BeatsFor, config: RenderConfig | None = None,

@@ -23,8 +23,9 @@ import numpy as np
 
 from radio.config import Settings
 from radio.errors import RadioError
-from radio.placement import Junction, Result, Rules, SponsorSpec, choose, insert_sponsors
-from radio.placement import remove_sponsors as _remove
+from radio.placement import Junction, Result, Rules, SponsorSpec, choose
+from radio.placement_splice import insert_sponsors
+from radio.placement_splice import remove_sponsors as _remove
 from radio.plan import Plan, PlanItem
 from radio.sponsors import Impression, Sponsor, SponsorStore, sponsor_item
 

@@ -9,7 +9,7 @@ which stores its row here.
 
 Deleting a sponsor marks it ``deleted`` (its impressions and reports stay, and so does the clip,
 so a plan already on air still renders); `place_sponsors` never chooses a paused or deleted
-sponsor, and `radio.placement.remove_sponsors` takes a deleted one out of a plan's future.
+sponsor, and `radio.placement_splice.remove_sponsors` takes a deleted one out of a plan's future.
 
 The choice itself is `radio.placement` (pure), and `radio.sponsor_plans` gathers its inputs: cue
 embeddings of the plan's junctions from the FAISS cue index, the sponsors' rules, this listener's

@@ -18,11 +18,10 @@ from radio.placement import (
     brute_force,
     choose,
     costs,
-    insert_sponsors,
-    remove_sponsors,
     solve,
     violations,
 )
+from radio.placement_splice import insert_sponsors, remove_sponsors
 from radio.plan import Plan, PlanItem, Transition
 
 _V = np.zeros(4, np.float32)
