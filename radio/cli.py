@@ -7,11 +7,14 @@ inside the commands that need them so that ``--help`` and listing stay fast.
 
 Where state lives: ``--home DIR`` (on the group or on any command), else ``RADIO_HOME``, else
 ``./radio-data``; see `radio.config.Settings`.
+
+The library commands are defined here; the rest live in ``radio.cli_*`` modules and are added
+to the group below. The options and output helpers they all share are in `radio.cli_common`,
+which imports none of them, so each module imports on its own.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict
@@ -19,15 +22,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import click
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from radio import __version__
-from radio.config import Settings
-from radio.errors import ConfigError, RadioError
+from radio.cli_common import (
+    echo_json,
+    format_clock,
+    home_option,
+    json_option,
+    settings_from,
+    stderr_console,
+)
+from radio.cli_model import calibrate_cmd, embed_cmd, eval_cmd, train_cmd
+from radio.cli_plan import plan_cmd
+from radio.cli_render import render_cmd
+from radio.cli_search import compare_cmd, search_cmd, similar_cmd, tag_votes_cmd
+from radio.cli_serve import serve_cmd
+from radio.cli_sponsors import sponsors_group
+from radio.errors import RadioError
 from radio.store import Store
 
 __all__ = ["cli", "main"]
@@ -50,43 +65,8 @@ class _RadioGroup(click.Group):
             raise
 
 
-class _State:
-    home: Path | None = None
-
-
-def _set_home(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
-    if value is not None:
-        ctx.ensure_object(_State).home = value
-
-
-_home_option = click.option(
-    "--home", type=click.Path(file_okay=False, path_type=Path), default=None,
-    expose_value=False, callback=_set_home,
-    help="Where the library lives (default: $RADIO_HOME, else ./radio-data).",
-)
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    home = ctx.ensure_object(_State).home
-    try:
-        return Settings(home=home) if home is not None else Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "RADIO_" + "_".join(str(p) for p in first["loc"]).upper()
-        raise ConfigError(f"invalid setting {name}: {first['msg']}") from exc
-
-
-def _stderr() -> Console:
-    return Console(stderr=True)
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 @click.group(cls=_RadioGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@_home_option
+@home_option
 @click.version_option(__version__, prog_name="radio")
 def cli() -> None:
     """radio-jockey: an automated radio station built from your own music library."""
@@ -96,8 +76,8 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: every core; 1 analyses in this process).")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int | None,
            as_json: bool) -> None:
@@ -108,8 +88,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int | None,
     """
     from radio.ingest import ingest as run_ingest
 
-    settings = _settings(ctx)
-    console = _stderr()
+    settings = settings_from(ctx)
+    console = stderr_console()
     with Progress(
         TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(), console=console, disable=not console.is_terminal, transient=True,
@@ -124,7 +104,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int | None,
 
         summary = run_ingest(paths, settings=settings, workers=workers, progress=progress)
     if as_json:
-        _echo_json(summary.to_dict())
+        echo_json(summary.to_dict())
         return
     s = summary
     click.echo(
@@ -145,46 +125,46 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], workers: int | None,
 
 @cli.command()
 @click.option("--all", "show_all", is_flag=True, help="Include tracks whose file is missing.")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def tracks(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """List the tracks in the library."""
-    with Store(_settings(ctx)) as store:
+    with Store(settings_from(ctx)) as store:
         rows = store.tracks(status=None if show_all else "ok")
     if as_json:
-        _echo_json([asdict(t) for t in rows])
+        echo_json([asdict(t) for t in rows])
         return
     table = Table("id", "title", "artist", "bpm", "key", "LUFS", "length", "status",
                   box=None, pad_edge=False)
     for t in rows:
         table.add_row(str(t.id), t.title, t.artist or "", f"{t.tempo:.1f}", t.camelot,
-                      f"{t.lufs:.1f}", _clock(t.duration), t.status)
+                      f"{t.lufs:.1f}", format_clock(t.duration), t.status)
     Console().print(table, markup=False, highlight=False)  # titles are user data, not markup
     click.echo(f"{len(rows)} tracks")
 
 
 @cli.command()
 @click.argument("track")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def show(ctx: click.Context, track: str, as_json: bool) -> None:
     """Show one track's analysis: tempo, key, Camelot code, loudness, cues, tags.
 
     TRACK is an id or the start of a title, file name or path.
     """
-    with Store(_settings(ctx)) as store:
+    with Store(settings_from(ctx)) as store:
         t = store.find_track(track)
         cues = store.cues(t.id)
         failures = store.failures(path=t.path)
     if as_json:
         from radio.tagvote import vote_of
 
-        found = vote_of(_settings(ctx), t.id)
-        _echo_json({**asdict(t), "cues": [asdict(c) for c in cues],
-                    "failures": [asdict(f) for f in failures],
-                    "voted": asdict(found) if found is not None else None})
+        found = vote_of(settings_from(ctx), t.id)
+        echo_json({**asdict(t), "cues": [asdict(c) for c in cues],
+                   "failures": [asdict(f) for f in failures],
+                   "voted": asdict(found) if found is not None else None})
         return
     console = Console()
     console.print(Text(f"{t.id}  {t.title}", style="bold"))
@@ -192,7 +172,8 @@ def show(ctx: click.Context, track: str, as_json: bool) -> None:
         ("artist", t.artist), ("album", t.album), ("genre", t.genre),
         ("tags", ", ".join(t.tags) or None), ("comment", t.comment), ("path", t.path),
         ("status", t.status),
-        ("length", f"{_clock(t.duration)} (audible {t.audible_start:.2f}-{t.audible_end:.2f} s)"),
+        ("length", f"{format_clock(t.duration)} "
+                   f"(audible {t.audible_start:.2f}-{t.audible_end:.2f} s)"),
         ("tempo", f"{t.tempo:.2f} BPM (confidence {t.tempo_confidence:.2f})"),
         ("key", f"{t.key} {t.mode}, Camelot {t.camelot} (confidence {t.key_confidence:.2f})"),
         ("loudness", f"{t.lufs:.1f} LUFS"),
@@ -209,8 +190,8 @@ def show(ctx: click.Context, track: str, as_json: bool) -> None:
         console.print(table)
     from radio.tagvote import show_vote  # guessed tags and their evidence, if any
 
-    show_vote(_settings(ctx), t.id, lambda line: console.print(line, markup=False,
-                                                              highlight=False))
+    show_vote(settings_from(ctx), t.id, lambda line: console.print(line, markup=False,
+                                                                   highlight=False))
     if t.lyrics:
         first = (t.lyrics.strip().splitlines() or [""])[0]
         console.print(f"  lyrics    {first} ...", highlight=False, markup=False)
@@ -220,15 +201,15 @@ def show(ctx: click.Context, track: str, as_json: bool) -> None:
 
 
 @cli.command()
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def failures(ctx: click.Context, as_json: bool) -> None:
     """List files that could not be added, and why."""
-    with Store(_settings(ctx)) as store:
+    with Store(settings_from(ctx)) as store:
         rows = store.failures()
     if as_json:
-        _echo_json([asdict(f) for f in rows])
+        echo_json([asdict(f) for f in rows])
         return
     table = Table("reason", "path", "detail", "time", box=None, pad_edge=False)
     for f in rows:
@@ -262,29 +243,9 @@ cli.add_command(_fetch_command("ci", "CI test corpus"))
 cli.add_command(_fetch_command("dev", "development corpus"))
 
 
-def _register_model_commands() -> None:
-    # Imported here: radio.cli_model imports this module's option helpers.
-    from radio.cli_model import calibrate_cmd, embed_cmd, eval_cmd, train_cmd
-    from radio.cli_plan import plan_cmd
-    from radio.cli_render import render_cmd
-    from radio.cli_search import compare_cmd, search_cmd, similar_cmd, tag_votes_cmd
-    from radio.cli_serve import serve_cmd
-    from radio.cli_sponsors import sponsors_group
-
-    for command in (train_cmd, calibrate_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd,
-                    similar_cmd, compare_cmd, tag_votes_cmd):
-        cli.add_command(command)
-    cli.add_command(plan_cmd)
-    cli.add_command(serve_cmd)
-    cli.add_command(sponsors_group)
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}:{secs:02d}"
-
-
-_register_model_commands()
+for _command in (train_cmd, calibrate_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd,
+                 similar_cmd, compare_cmd, tag_votes_cmd, plan_cmd, serve_cmd, sponsors_group):
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from radio.cli import _echo_json, _home_option, _json_option, _settings, _stderr
+from radio.cli_common import echo_json, home_option, json_option, settings_from, stderr_console
 
 if TYPE_CHECKING:
     from radio.config import Settings
@@ -34,7 +34,7 @@ __all__ = ["calibrate_cmd", "embed_cmd", "eval_cmd", "train_cmd"]
 
 
 def _bar(label: str) -> Progress:
-    console = _stderr()
+    console = stderr_console()
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
                     disable=not console.is_terminal, transient=True)
@@ -66,8 +66,8 @@ def _bar(label: str) -> Progress:
               help="Also copy the result into the package as its default weights.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Decoding processes (default: every core).")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size: int,
               fine_steps: int, tone_steps: int, extend_from: Path | None, seed: int,
@@ -79,7 +79,7 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
     from ranking.pairs import split_tracks
     from ranking.train import TrainConfig, train
 
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     out = out or model_path(settings)
     if extend_from is not None:
         _extend(settings, extend_from, out, tone_steps, workers, as_json)
@@ -117,7 +117,7 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
                "held_out_tracks": len(inputs.test), "seconds": round(result.seconds, 1),
                "scale": result.scale, "bias": result.bias, "history": result.history}
     if as_json:
-        _echo_json(summary)
+        echo_json(summary)
         return
     last = result.history[-1]
     click.echo(f"trained on {len(tr)} tracks ({len(val)} for calibration) in "
@@ -173,7 +173,7 @@ def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: 
     summary = {"checkpoint": str(out), "train_tracks": len(tr), "val_tracks": len(val),
                "seconds": round(seconds, 1), "tone_cal": result.net.tone_cal.tolist()}
     if as_json:
-        _echo_json(summary)
+        echo_json(summary)
         return
     click.echo(f"trained the tone term on {len(tr)} tracks ({len(val)} for calibration) in "
                f"{seconds / 60:.1f} min -> {out}")
@@ -191,8 +191,8 @@ def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: 
                    "needed), instead of the training run's calibration tracks.")
 @click.option("--tracks", "n_tracks", type=click.IntRange(min=4), default=40,
               show_default=True, help="With --library: how many songs to cut up at most.")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
                   on_library: bool, n_tracks: int, as_json: bool) -> None:
@@ -209,7 +209,7 @@ def calibrate_cmd(ctx: click.Context, model_file: Path | None, out: Path | None,
     from ranking.inference import ContinuationModel
     from ranking.pairs import split_tracks
 
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     src = model_file or model_path(settings)
     model = resolve_model(settings, model_file) if on_library else ContinuationModel.load(src)
     tcfg = _train_config(model)
@@ -306,7 +306,7 @@ def _refit(model: ContinuationModel, tracks: Sequence[TrackMel], mcfg: ModelConf
     cal = {"seam_cal": result.net.seam_cal.tolist(),
            "splice_cal": result.net.splice_cal.tolist() if mcfg.splice_size else []}
     if as_json:
-        _echo_json({"checkpoint": str(dest), count_key: len(tracks), **cal})
+        echo_json({"checkpoint": str(dest), count_key: len(tracks), **cal})
         return
     click.echo(f"calibrated on {len(tracks)} tracks -> {dest}; splice weights "
                f"{', '.join(f'{w:.3f}' for w in cal['splice_cal'])}")
@@ -321,8 +321,8 @@ def _refit(model: ContinuationModel, tracks: Sequence[TrackMel], mcfg: ModelConf
 @click.option("--anchors", type=click.IntRange(min=10), default=500, show_default=True)
 @click.option("--no-baselines", is_flag=True, help="Skip the (slow) handcrafted baselines.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def eval_cmd(ctx: click.Context, model_file: Path | None, holdout: tuple[str, ...],
              anchors: int, no_baselines: bool, seed: int, as_json: bool) -> None:
@@ -331,7 +331,7 @@ def eval_cmd(ctx: click.Context, model_file: Path | None, holdout: tuple[str, ..
     from radio.modeling import load_model_inputs, resolve_model
     from ranking.evaluate import build_eval_set, evaluate
 
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     model = resolve_model(settings, model_file)
     patterns = holdout or tuple(model.meta.get("holdout", ()))
     cfg = model.config
@@ -351,7 +351,7 @@ def eval_cmd(ctx: click.Context, model_file: Path | None, holdout: tuple[str, ..
               "anchors": anchors, "seconds": round(time.perf_counter() - t0, 1),
               "scorers": result}
     if as_json:
-        _echo_json(report)
+        echo_json(report)
         return
     table = Table("scorer", "R@1 other", "AUC other", "R@1 same", "AUC same", "ECE",
                   box=None, pad_edge=False)
@@ -369,17 +369,17 @@ def eval_cmd(ctx: click.Context, model_file: Path | None, holdout: tuple[str, ..
 @click.command("embed")
 @click.option("--model", "model_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Checkpoint (default: the library's, else the shipped one).")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def embed_cmd(ctx: click.Context, model_file: Path | None, as_json: bool) -> None:
     """Embed every track's exit and entry cues into the FAISS cue index (incremental)."""
     from radio.modeling import embed_library
 
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     report = embed_library(settings, model_file=model_file)
     if as_json:
-        _echo_json(report)
+        echo_json(report)
         return
     click.echo(f"embedded {report['tracks_embedded']:.0f} tracks "
                f"({report['cues_embedded']:.0f} cues) in {report['seconds']:.1f} s; "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from radio.cli import _clock, _echo_json, _home_option, _json_option, _settings
+from radio.cli_common import echo_json, format_clock, home_option, json_option, settings_from
 
 __all__ = ["plan_cmd"]
 
@@ -29,8 +29,8 @@ __all__ = ["plan_cmd"]
 @click.option("--explain", is_flag=True, help="Show the terms of every junction.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the plan as JSON (for `radio render`).")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def plan_cmd(ctx: click.Context, seed: str | None, prompt: str | None, minutes: float,
              listener: str | None, pool_size: int, diverse: float, explain: bool,
@@ -40,21 +40,21 @@ def plan_cmd(ctx: click.Context, seed: str | None, prompt: str | None, minutes: 
 
     request = StationRequest(seed=seed, prompt=prompt, listener=listener, minutes=minutes,
                              pool_size=pool_size, diverse=diverse)
-    plan = plan_station(_settings(ctx), request, station_id="cli")
+    plan = plan_station(settings_from(ctx), request, station_id="cli")
     if out is not None:
         plan.save(out)
     if as_json:
         data = plan.to_dict()
         if not explain:
             data["meta"].pop("junctions", None)
-        _echo_json(data)
+        echo_json(data)
         return
     terms = plan.meta.get("junctions", [])
     clock = 0.0
     for k, item in enumerate(plan.items):
         artist = f" - {item.artist}" if item.artist else ""
-        click.echo(f"{_clock(clock):>6}  #{item.ref:<5} {item.title}{artist}  "
-                   f"[{_clock(item.entry_time)}-{_clock(item.exit_time)}, "
+        click.echo(f"{format_clock(clock):>6}  #{item.ref:<5} {item.title}{artist}  "
+                   f"[{format_clock(item.entry_time)}-{format_clock(item.exit_time)}, "
                    f"{item.tempo:.0f} BPM]")
         clock += item.exit_time - item.entry_time
         if k < len(plan.transitions):
@@ -67,5 +67,5 @@ def plan_cmd(ctx: click.Context, seed: str | None, prompt: str | None, minutes: 
                          f"key {t['key']:+.2f}, loudness {t['loudness']:+.2f} "
                          f"= {t['score']:+.2f})")
             click.echo(line)
-    click.echo(f"{len(plan.items)} songs, {_clock(clock)}; total log P "
+    click.echo(f"{len(plan.items)} songs, {format_clock(clock)}; total log P "
                f"{plan.log_probability:.2f}" + (f"; saved {out}" if out else ""))

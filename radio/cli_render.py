@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from radio.cli import _echo_json, _home_option, _json_option, _settings, _stderr
+from radio.cli_common import echo_json, home_option, json_option, settings_from, stderr_console
 
 __all__ = ["render_cmd"]
 
@@ -30,8 +30,8 @@ __all__ = ["render_cmd"]
 @click.option("--no-bass-swap", is_flag=True, help="Fade the low end instead of swapping it.")
 @click.option("--hq-stretch", is_flag=True,
               help="Rubber Band's finer (R3) engine for tempo matching: 3.5x the stretch CPU.")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def render_cmd(ctx: click.Context, plan_file: Path, out: Path, lufs: float, bitrate: int | None,
                no_bass_swap: bool, hq_stretch: bool, as_json: bool) -> None:
@@ -52,16 +52,16 @@ def render_cmd(ctx: click.Context, plan_file: Path, out: Path, lufs: float, bitr
     cfg = RenderConfig(target_lufs=lufs, bass_swap=not no_bass_swap, stretch_hq=hq_stretch)
     expected = sum(max(i.exit_time - i.entry_time, 0.0) for i in plan.items)
     junctions: list[Marker] = []
-    console = _stderr()
+    console = stderr_console()
     start = time.perf_counter()
     frames = 0
     tmp = out.with_name(f".{out.name}.part")
-    with Store(_settings(ctx)) as store, Progress(
+    with Store(settings_from(ctx)) as store, Progress(
         TextColumn("render"), BarColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), console=console, disable=not console.is_terminal, transient=True,
     ) as bar:
         task = bar.add_task("render", total=expected, info="")
-        beats_for = with_sponsor_beats(_settings(ctx), beats_from_store(store))
+        beats_for = with_sponsor_beats(settings_from(ctx), beats_from_store(store))
         chunks = render(plan, beats_for=beats_for, config=cfg,
                         on_marker=lambda m: junctions.append(m) if m.kind == "junction" else None)
 
@@ -94,7 +94,7 @@ def render_cmd(ctx: click.Context, plan_file: Path, out: Path, lufs: float, bitr
               "x_real_time": round(seconds / max(wall, 1e-6), 1), "items": len(plan.items),
               "junctions": kinds}
     if as_json:
-        _echo_json(report)
+        echo_json(report)
         return
     told = ", ".join(f"{n} {s}" for s, n in kinds.items()) or "none"
     click.echo(f"{out}: {seconds / 60:.1f} min, {len(plan.items)} songs, junctions: {told}; "

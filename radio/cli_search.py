@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from radio.cli import _echo_json, _home_option, _json_option, _settings
+from radio.cli_common import echo_json, home_option, json_option, settings_from
 
 __all__ = ["compare_cmd", "search_cmd", "similar_cmd", "tag_votes_cmd"]
 
@@ -20,8 +20,8 @@ __all__ = ["compare_cmd", "search_cmd", "similar_cmd", "tag_votes_cmd"]
 @click.argument("prompt")
 @click.option("-n", "n", type=click.IntRange(min=1, max=1000), default=10, show_default=True,
               help="How many tracks to list.")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def search_cmd(ctx: click.Context, prompt: str, n: int, as_json: bool) -> None:
     """List the tracks whose tags, titles, lyrics and sound best match PROMPT.
@@ -30,12 +30,12 @@ def search_cmd(ctx: click.Context, prompt: str, n: int, as_json: bool) -> None:
     """
     from radio.search import search_prompt
 
-    result = search_prompt(_settings(ctx), prompt, n=n)
+    result = search_prompt(settings_from(ctx), prompt, n=n)
     if result.truncated:
         click.echo("note: the prompt is longer than the text model reads (256 word pieces); "
                    "only its start was used", err=True)
     if as_json:
-        _echo_json(result.to_dict())
+        echo_json(result.to_dict())
         return
     table = Table("#", "id", "score", "title", "artist", "album", "matched",
                   box=None, pad_edge=False)
@@ -57,17 +57,17 @@ def search_cmd(ctx: click.Context, prompt: str, n: int, as_json: bool) -> None:
 @click.option("--diverse", type=click.FloatRange(0.0, 1.0), default=None, metavar="LAMBDA",
               help="Re-rank for variety by maximal marginal relevance: 1 = most similar "
                    "only, lower = more variety (0.7 is a good start).")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def similar_cmd(ctx: click.Context, track: str, n: int, diverse: float | None,
                 as_json: bool) -> None:
     """List the tracks that sound most like TRACK (an id or the start of a title)."""
     from radio.search import similar_tracks
 
-    result = similar_tracks(_settings(ctx), track, n=n, diverse=diverse)
+    result = similar_tracks(settings_from(ctx), track, n=n, diverse=diverse)
     if as_json:
-        _echo_json(result.to_dict())
+        echo_json(result.to_dict())
         return
     console = Console()
     console.print(f"like {result.seed.id} {result.seed.title} (by {result.kind} vectors)",
@@ -82,8 +82,8 @@ def similar_cmd(ctx: click.Context, track: str, n: int, diverse: float | None,
 @click.command("compare")
 @click.argument("track_a")
 @click.argument("track_b")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def compare_cmd(ctx: click.Context, track_a: str, track_b: str, as_json: bool) -> None:
     """Say how alike TRACK_A and TRACK_B are in timbre, harmony, rhythm, loudness and text.
@@ -92,9 +92,9 @@ def compare_cmd(ctx: click.Context, track_a: str, track_b: str, as_json: bool) -
     """
     from radio.compare import compare_tracks
 
-    result = compare_tracks(_settings(ctx), track_a, track_b)
+    result = compare_tracks(settings_from(ctx), track_a, track_b)
     if as_json:
-        _echo_json(result.to_dict())
+        echo_json(result.to_dict())
         return
     console = Console()
     console.print(f"{result.a.id} {result.a.title}  vs  {result.b.id} {result.b.title}",
@@ -110,8 +110,8 @@ def compare_cmd(ctx: click.Context, track_a: str, track_b: str, as_json: bool) -
 
 @click.command("tag-votes")
 @click.option("--force", is_flag=True, help="Recompute even if nothing changed.")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def tag_votes_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
     """Guess tags for untagged tracks from their tagged audio neighbours, and list them.
@@ -122,9 +122,9 @@ def tag_votes_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
 
     from radio.tagvote import update_tag_votes
 
-    votes = update_tag_votes(_settings(ctx), force=force)
+    votes = update_tag_votes(settings_from(ctx), force=force)
     if as_json:
-        _echo_json({"votes": [asdict(v) for v in votes.values()]})
+        echo_json({"votes": [asdict(v) for v in votes.values()]})
         return
     if not votes:
         click.echo("every track has tags or a genre of its own; nothing to vote")

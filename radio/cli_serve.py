@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from radio.cli import _home_option, _settings
+from radio.cli_common import home_option, settings_from
 from radio.errors import ConfigError
 
 __all__ = ["serve_cmd"]
@@ -23,7 +23,7 @@ __all__ = ["serve_cmd"]
               help="TCP port (default 8000).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
-@_home_option
+@home_option
 @click.pass_context
 def serve_cmd(ctx: click.Context, host: str | None, port: int | None, log_level: str) -> None:
     """Serve stations, their MP3 streams and the web player over HTTP."""
@@ -33,7 +33,7 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, log_level:
     from server.app import create_app
     from server.config import load_settings
 
-    settings = _settings(ctx)
+    settings = settings_from(ctx)
     overrides: dict[str, object] = {"radio": settings}
     if host is not None:
         overrides["host"] = host

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from radio.cli import _echo_json, _home_option, _json_option, _settings
+from radio.cli_common import echo_json, home_option, json_option, settings_from
 from radio.sponsors import Sponsor, SponsorStatus, SponsorStore
 
 __all__ = ["sponsors_group"]
@@ -37,8 +37,8 @@ def sponsors_group() -> None:
 @click.option("--end", default=None, help="Active until (ISO 8601, no zone = UTC).")
 @click.option("--weight", type=float, default=1.0, show_default=True,
               help="Preference over other sponsors at equal noticeability.")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def add_cmd(ctx: click.Context, clip: Path, name: str, text: str, tags: str, cap_per_hour: int,
             min_gap_minutes: float, start: str | None, end: str | None, weight: float,
@@ -50,13 +50,13 @@ def add_cmd(ctx: click.Context, clip: Path, name: str, text: str, tags: str, cap
     """
     from radio.sponsor_clips import add_sponsor, parse_time
 
-    sponsor = add_sponsor(_settings(ctx), clip, name=name, text=text,
+    sponsor = add_sponsor(settings_from(ctx), clip, name=name, text=text,
                           tags=tuple(tags.split(",")), cap_per_hour=cap_per_hour,
                           min_gap_minutes=min_gap_minutes,
                           starts_at=parse_time(start, what="--start"),
                           ends_at=parse_time(end, what="--end"), weight=weight)
     if as_json:
-        _echo_json(sponsor.to_dict())
+        echo_json(sponsor.to_dict())
         return
     click.echo(f"added sponsor {sponsor.id} {sponsor.name!r}: {sponsor.duration:.1f} s, "
                f"{sponsor.lufs:.1f} LUFS")
@@ -76,15 +76,15 @@ def _table(rows: list[Sponsor]) -> Table:
 
 @sponsors_group.command("list")
 @click.option("--deleted", is_flag=True, help="Show deleted sponsors too.")
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def list_cmd(ctx: click.Context, deleted: bool, as_json: bool) -> None:
     """List the sponsors."""
-    with SponsorStore(_settings(ctx)) as store:
+    with SponsorStore(settings_from(ctx)) as store:
         rows = store.sponsors(include_deleted=deleted)
     if as_json:
-        _echo_json([s.to_dict() for s in rows])
+        echo_json([s.to_dict() for s in rows])
         return
     Console().print(_table(rows), markup=False, highlight=False)
 
@@ -92,10 +92,10 @@ def list_cmd(ctx: click.Context, deleted: bool, as_json: bool) -> None:
 def _status_cmd(name: str, new: SponsorStatus, doc: str) -> click.Command:
     @click.command(name, help=doc)
     @click.argument("sponsor_id", type=int)
-    @_home_option
+    @home_option
     @click.pass_context
     def cmd(ctx: click.Context, sponsor_id: int) -> None:
-        with SponsorStore(_settings(ctx)) as store:
+        with SponsorStore(settings_from(ctx)) as store:
             s = store.set_status(sponsor_id, new)
         click.echo(f"sponsor {s.id} {s.name!r} is {s.status}")
 
@@ -110,16 +110,16 @@ sponsors_group.add_command(_status_cmd(
 
 @sponsors_group.command("report")
 @click.argument("sponsor_id", type=int)
-@_json_option
-@_home_option
+@json_option
+@home_option
 @click.pass_context
 def report_cmd(ctx: click.Context, sponsor_id: int, as_json: bool) -> None:
     """Impressions of SPONSOR_ID: total, last hour and day, by station, junction scores."""
-    with SponsorStore(_settings(ctx)) as store:
+    with SponsorStore(settings_from(ctx)) as store:
         rep = store.report(sponsor_id)
     data = rep.to_dict()
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     click.echo(f"sponsor {rep.sponsor.id} {rep.sponsor.name!r} ({rep.sponsor.status})")
     click.echo(f"impressions: {rep.impressions} (last hour {rep.last_hour}, last day "

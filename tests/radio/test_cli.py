@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import radio
 import radio.fetch
 from radio.cli import cli
 from radio.errors import FetchError
 from tests.conftest import MakeTrack
+
+_REPO = Path(__file__).resolve().parents[2]
+_CLI_MODULES = sorted(f"radio.{p.stem}" for p in Path(radio.__file__).parent.glob("cli_*.py"))
 
 
 @pytest.fixture
@@ -146,3 +152,16 @@ def test_titles_that_look_like_markup_print_as_they_are(runner: CliRunner, setti
         result = runner.invoke(cli, args)
         assert result.exit_code == 0, result.output
         assert "[/]odd [red]x" in result.stdout
+
+
+def test_there_are_cli_modules_to_import() -> None:
+    assert "radio.cli_plan" in _CLI_MODULES  # the glob below found the modules
+
+
+@pytest.mark.parametrize("module", _CLI_MODULES)
+def test_each_cli_module_imports_on_its_own(module: str) -> None:
+    # A fresh interpreter, so that nothing has imported `radio.cli` first: a module that needs
+    # the group's module half-built fails here with a circular-import error.
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=_REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
