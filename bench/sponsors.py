@@ -140,7 +140,8 @@ def every_n(n_junctions: int, specs: list[SponsorSpec], k: int) -> dict[int, int
 
 def station_rows(dev: Settings, model: object, sponsors: list[Sponsor], args: argparse.Namespace
                  ) -> tuple[dict[str, list[float]], list[tuple[Plan, list[Junction]]]]:
-    from radio.stations import StationRequest, plan_station
+    from radio.pools import StationRequest
+    from radio.stations import plan_station
     from radio.store import Store
 
     rng = np.random.default_rng(args.seed)

@@ -36,7 +36,8 @@ def plan_cmd(ctx: click.Context, seed: str | None, prompt: str | None, minutes: 
              listener: str | None, pool_size: int, diverse: float, explain: bool,
              out: Path | None, as_json: bool) -> None:
     """Plan a station: which songs, in what order, and at which beats each hands over."""
-    from radio.stations import StationRequest, plan_station
+    from radio.pools import StationRequest
+    from radio.stations import plan_station
 
     request = StationRequest(seed=seed, prompt=prompt, listener=listener, minutes=minutes,
                              pool_size=pool_size, diverse=diverse)

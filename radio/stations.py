@@ -44,7 +44,7 @@ from ranking.objective import Constraints, Solution
 from ranking.sequencer import GAConfig, extend, sequence
 from ranking.transitions import SoftWeights, score_tensor, soft_components
 
-__all__ = ["Pool", "Station", "StationRequest", "candidate_pool", "plan_station"]
+__all__ = ["Station", "plan_station"]
 
 FIRST_SONGS = 3  # songs planned when a station starts (the rest follow while it plays)
 AHEAD = 3  # songs planned past the one being rendered by `ensure_ahead`
