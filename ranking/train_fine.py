@@ -25,7 +25,7 @@ from ranking.layers import FineSeam
 from ranking.model import ContinuationNet
 from ranking.pairs import PairBatch, PairSampler, TrackMel
 
-__all__ = ["audio_sampler", "fine_logits", "fresh_start", "train_fine_seam"]
+__all__ = ["audio_sampler", "fine_logits", "fit_steps", "fresh_start", "train_fine_seam"]
 
 # Negative kinds and their loss weights.
 _NEG_WEIGHTS = {"same": 2.0, "similar": 1.0, "easy": 1.0}
@@ -64,6 +64,27 @@ def fresh_start(module: torch.nn.Module, seed: int) -> None:
             torch.nn.init.zeros_(p)
 
 
+def fit_steps(module: torch.nn.Module, step_loss: Callable[[], torch.Tensor], *, steps: int,
+              lr: float, weight_decay: float,
+              progress: Callable[[int, float], None] | None = None) -> None:
+    """Train ``module`` for ``steps`` steps of ``step_loss()`` (which draws its own batch): AdamW
+    under a one-cycle schedule, gradients clipped to norm 5, as both audio stages (this one and
+    the learned tone term's) train. ``progress(step, loss)`` is called after every step."""
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
+                                                pct_start=0.1)
+    module.train()
+    for step in range(steps):
+        loss = step_loss()
+        opt.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        if progress:
+            progress(step + 1, float(loss.detach()))
+
+
 def fine_logits(net: ContinuationNet, sampler: PairSampler, batch: PairBatch, kind: str,
                 device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """Fine-seam logits (true continuations, negatives of ``kind`` where present)."""
@@ -100,11 +121,7 @@ def train_fine_seam(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: 
         x = _frames(fine, sampler, sampler.sample(512).a, "exit", None, device)
         fine.mean.fill_(float(x.mean()))
         fine.std.fill_(float(x.std().clamp_min(1e-3)))
-    opt = torch.optim.AdamW(fine.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
-                                                pct_start=0.1)
-    fine.train()
-    for step in range(steps):
+    def step_loss() -> torch.Tensor:
         batch = sampler.sample(batch_size)
         gain = 10 ** (rng.uniform(-gain_jitter_db, gain_jitter_db, size=batch_size) / 20)
         tail = _frames(fine, sampler, batch.a, "exit", gain, device)
@@ -119,14 +136,9 @@ def train_fine_seam(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: 
             z_neg.append(fine(tail[torch.from_numpy(ok).to(device)], head))
             weights.append(torch.full((int(ok.sum()),), w, device=device))
         zn, wn = torch.cat(z_neg), torch.cat(weights)
-        loss = (F.binary_cross_entropy_with_logits(z_pos, torch.ones_like(z_pos))
+        return (F.binary_cross_entropy_with_logits(z_pos, torch.ones_like(z_pos))
                 + (F.binary_cross_entropy_with_logits(zn, torch.zeros_like(zn),
                                                       reduction="none") * wn).sum() / wn.sum())
-        opt.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        torch.nn.utils.clip_grad_norm_(fine.parameters(), 5.0)
-        opt.step()
-        sched.step()
-        if progress:
-            progress(step + 1, float(loss.detach()))
+
+    fit_steps(fine, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress)
     fine.eval()

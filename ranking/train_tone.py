@@ -30,7 +30,7 @@ from ranking import splice
 from ranking.layers import ToneNet
 from ranking.model import ContinuationNet
 from ranking.pairs import PairSampler, TrackMel
-from ranking.train_fine import audio_sampler, fresh_start
+from ranking.train_fine import audio_sampler, fit_steps, fresh_start
 
 __all__ = ["ToneBank", "train_tone"]
 
@@ -91,11 +91,8 @@ def train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: int,
         raise ValueError("cut points must rise strictly within each track")
     bank = ToneBank(sampler, tone, net.cfg.splice, hop=net.cfg.hop)
     fresh_start(tone, seed + 402)  # as for the fine seam
-    opt = torch.optim.AdamW(tone.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
-                                                pct_start=0.1)
-    tone.train()
-    for step in range(steps):
+
+    def step_loss() -> torch.Tensor:
         batch = sampler.sample(batch_size)
         a = bank(batch.a, "exit", device)
         z = [tone(a, bank(batch.b, "entry", device))]
@@ -107,12 +104,7 @@ def train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: int,
         logits = torch.cat(z)
         labels = torch.zeros_like(logits)
         labels[: len(z[0])] = 1.0
-        loss = F.binary_cross_entropy_with_logits(logits, labels)
-        opt.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        torch.nn.utils.clip_grad_norm_(tone.parameters(), 5.0)
-        opt.step()
-        sched.step()
-        if progress:
-            progress(step + 1, float(loss.detach()))
+        return F.binary_cross_entropy_with_logits(logits, labels)
+
+    fit_steps(tone, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress)
     tone.eval()
