@@ -6,13 +6,13 @@ call returns: a killed process or a power cut loses nothing that was acknowledge
 transaction per event, and the tables are only ever appended to.
 
 `taste` turns a listener's history into what station pools need: the tracks they like, skipped
-recently, or blocked. Tables live in ``library.db`` beside the library and are created on first
-use, so a library ingested before this module existed gains them without a migration.
+recently, or blocked. The ``feedback`` and ``plays`` tables live in ``library.db`` beside the
+library: schema version 2 of `radio.store_schema`, whose `open_library` (`operator_db`) brings
+an older file up to date, keeping the rows of one that already holds them.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +22,8 @@ from typing import Literal, get_args
 from sqlite_utils import Database
 
 from radio.config import Settings
-from radio.errors import ConfigError, RadioError
+from radio.errors import RadioError
+from radio.store_schema import open_library
 
 __all__ = ["FeedbackKind", "Taste", "check_listener", "operator_db", "plays", "record_feedback",
            "record_play", "taste"]
@@ -31,42 +32,11 @@ FeedbackKind = Literal["like", "skip", "block"]
 MAX_LISTENER_CHARS = 64
 RECENT_SKIP_S = 7 * 24 * 3600.0  # a skip keeps a song off the listener's stations this long
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
-    listener TEXT NOT NULL,
-    station TEXT,
-    track_id INTEGER NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('like', 'skip', 'block')),
-    at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_listener ON feedback (listener, at);
-CREATE TABLE IF NOT EXISTS plays (
-    id INTEGER PRIMARY KEY,
-    station TEXT NOT NULL,
-    listener TEXT,
-    item_kind TEXT NOT NULL,
-    ref INTEGER NOT NULL,
-    started_at REAL NOT NULL,
-    junction_probability REAL
-);
-CREATE INDEX IF NOT EXISTS plays_station ON plays (station, started_at);
-"""
-
 
 @contextmanager
 def operator_db(settings: Settings) -> Iterator[Database]:
-    """The library database opened for operator writes: WAL, FULL sync, tables ensured."""
-    path = settings.db_path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path)
-        db.conn.execute("PRAGMA busy_timeout = 10000")
-        db.enable_wal()
-        db.conn.execute("PRAGMA synchronous = FULL")
-        db.executescript(_SCHEMA)
-    except (sqlite3.DatabaseError, OSError) as exc:
-        raise ConfigError(f"cannot open {path} for operator data: {exc}") from exc
+    """The library database opened for operator writes (FULL sync) and brought up to date."""
+    db = open_library(settings.db_path, synchronous="FULL")
     try:
         yield db
     finally:

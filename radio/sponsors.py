@@ -1,9 +1,10 @@
 """Sponsors: the operator's ad clips as records, and the tables that keep them and their plays.
 
 Sponsor rows and impressions are the operator's own data (nothing can rebuild them), so they
-live in their own tables of ``library.db`` (created on first use; `radio.store` never drops
-them), written through a connection with ``PRAGMA synchronous = FULL``: a committed sponsor or
-impression survives a killed process and a power cut. A new clip comes in through
+live in their own tables of ``library.db`` (``sponsors`` and ``sponsor_impressions``, schema
+version 2 of `radio.store_schema`, which no step ever drops), written through a connection
+opened by `radio.store_schema.open_library` with ``PRAGMA synchronous = FULL``: a committed
+sponsor or impression survives a killed process and a power cut. A new clip comes in through
 `radio.sponsor_clips.add_sponsor` (checks, analysis, embedding, the durable copy of the clip),
 which stores its row here.
 
@@ -21,59 +22,22 @@ audio, load a model, or choose where an ad goes.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
-from sqlite_utils import Database
 
 from radio.config import Settings
-from radio.errors import ConfigError, NotFound
+from radio.errors import NotFound
 from radio.plan import PlanItem
+from radio.store_schema import open_library
 
 __all__ = ["Impression", "Sponsor", "SponsorReport", "SponsorStatus", "SponsorStore",
            "sponsor_item"]
 
 SponsorStatus = Literal["active", "paused", "deleted"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sponsors (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL,
-    text TEXT NOT NULL DEFAULT '',
-    tags TEXT NOT NULL DEFAULT '[]',           -- JSON list of strings
-    path TEXT NOT NULL,                        -- the copy under RADIO_HOME/sponsors
-    original_name TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    duration REAL NOT NULL, audible_start REAL NOT NULL, audible_end REAL NOT NULL,
-    tempo REAL NOT NULL, tempo_confidence REAL NOT NULL, lufs REAL NOT NULL,
-    beats BLOB NOT NULL,                       -- float64 seconds
-    model_id TEXT NOT NULL,                    -- which continuation model made the vectors
-    entry_vector BLOB NOT NULL, exit_vector BLOB NOT NULL,  -- float32
-    cap_per_hour INTEGER NOT NULL CHECK (cap_per_hour >= 1),
-    min_gap_minutes REAL NOT NULL CHECK (min_gap_minutes >= 0),
-    starts_at REAL, ends_at REAL,              -- seconds since the epoch; NULL: no limit
-    weight REAL NOT NULL CHECK (weight > 0),
-    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused', 'deleted')),
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sponsor_impressions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    sponsor_id INTEGER NOT NULL REFERENCES sponsors(id),
-    station TEXT NOT NULL,
-    listener TEXT,
-    time REAL NOT NULL,                        -- seconds since the epoch
-    junction_drop REAL,                        -- nats: how much the ad cost the mix
-    probability_in REAL, probability_out REAL
-);
-CREATE INDEX IF NOT EXISTS sponsor_impressions_by_sponsor ON sponsor_impressions(sponsor_id, time);
-CREATE INDEX IF NOT EXISTS sponsor_impressions_by_listener ON sponsor_impressions(listener, time);
-CREATE INDEX IF NOT EXISTS sponsor_impressions_by_station ON sponsor_impressions(station, time);
-"""
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,18 +140,8 @@ class SponsorStore:
 
     def __init__(self, settings: Settings) -> None:
         self.dir = settings.home / "sponsors"
-        try:
-            settings.home.mkdir(parents=True, exist_ok=True)
-            self._db = Database(settings.db_path)
-            conn = self._db.conn
-            conn.execute("PRAGMA busy_timeout = 10000")
-            self._db.enable_wal()
-            conn.execute("PRAGMA synchronous = FULL")  # operator data: survive a power cut
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{settings.db_path} is not a usable SQLite database ({exc})"
-                              ) from exc
+        # Operator data: FULL, so a committed row survives a power cut.
+        self._db = open_library(settings.db_path, synchronous="FULL")
 
     def close(self) -> None:
         self._db.close()

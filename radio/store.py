@@ -6,10 +6,11 @@ WAL mode, and each track's arrays in ``features/<content hash>.npz``, written at
 is its own transaction, so a process killed at any moment leaves every committed track whole and
 at worst one orphaned features file, which the next ingestion overwrites.
 
-The tables themselves and their upgrades live in `radio.store_schema`, whose `migrate` `Store`
-runs on open (an older file is upgraded, a newer one refused). The operator's own data (sponsors,
-listeners, feedback, plays) will get tables of its own in a later schema version; nothing here
-may ever drop them.
+The tables themselves and their upgrades live in `radio.store_schema`; `Store` opens the file
+with its `open_library` (an older file is upgraded, a newer one refused). The operator's own
+data (sponsors and impressions, feedback, plays) has tables of its own there since schema
+version 2, read and written by `radio.sponsors` and `radio.listeners`; nothing here may ever
+drop them.
 
 It never decodes audio, never analyses and never scans folders: `radio.ingest` does that and
 hands finished records to `Store.save_track`.
@@ -19,20 +20,18 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from radio.config import Settings
 from radio.errors import ConfigError, NotFound, RadioError
 from radio.records import Failure, Features, Track, TrackStatus, TrackTags
-from radio.store_schema import migrate
+from radio.store_schema import open_library, schema_version
 
 if TYPE_CHECKING:
     # Only for types: the analysis stack is heavy, and listing tracks must not import it.
@@ -63,23 +62,12 @@ class Store:
 
     def __init__(self, settings: Settings) -> None:
         self._features_dir = settings.features_dir
-        db_path = settings.db_path
         try:
             self._features_dir.mkdir(parents=True, exist_ok=True)
-            self._db = Database(db_path)
-            conn = self._db.conn
-            conn.execute("PRAGMA busy_timeout = 10000")
-            self._db.enable_wal()
-            # WAL + NORMAL survives a killed process (only a power cut can lose the last commits).
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(self._db, db_path)
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"{db_path} is not a usable SQLite database ({exc}); move it away and re-ingest"
-            ) from exc
         except OSError as exc:
             raise ConfigError(f"cannot open the store in {settings.home}: {exc}") from exc
+        # WAL + NORMAL survives a killed process (only a power cut can lose the last commits).
+        self._db = open_library(settings.db_path, synchronous="NORMAL")
 
     def close(self) -> None:
         self._db.close()
@@ -96,8 +84,7 @@ class Store:
         return self._db.table(name)
 
     def schema_version(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0])
+        return schema_version(self._db)
 
     def integrity_check(self) -> str:
         """SQLite's own verdict on the file: ``"ok"`` or a description of the damage."""

@@ -39,11 +39,13 @@ def save(store: Store, rng: np.random.Generator, path: str, content_hash: str,
 
 
 def test_schema_is_versioned_and_wal(store: Store, settings: Settings) -> None:
-    assert store.schema_version() == SCHEMA_VERSION
+    assert store.schema_version() == SCHEMA_VERSION == 2
     conn = sqlite3.connect(settings.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"meta", "tracks", "cues", "failures"} <= tables
+    # v1: the library; v2: the operator's sponsors, impressions, feedback and plays.
+    assert {"meta", "tracks", "cues", "failures", "sponsors", "sponsor_impressions", "feedback",
+            "plays"} <= tables
     assert store.integrity_check() == "ok"
 
 
