@@ -44,7 +44,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -99,11 +99,13 @@ class OnAir:
 
 @dataclass
 class _Stats:
+    """Counters of one station (``stall_s`` and ``skips`` are in ``GET /admin/stats``). The
+    failure that stops a station is `LiveStation.error`; failures it survives are logged."""
+
     stall_s: float = 0.0
     skips: int = 0
     rendered_frames: int = 0
     published_bytes: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _render_takes_on_item() -> bool:
