@@ -136,6 +136,9 @@ class LiveStation(_Pacer):
         self._t0: float | None = None  # monotonic time of station frame 0
         self._onair: list[OnAir] = []
         self._history: list[tuple[OnAir, float]] = []  # (item, wall time it went on air)
+        # (transition index, first frame, end frame) of the latest junction rendered: the item
+        # after it counts as on air from its middle (`_marker`)
+        self._last_junction: tuple[int, int, int] | None = None
         self._skip = threading.Event()
         self._skip_ref: int | None = None
         self._xfade: np.ndarray | None = None  # old audio to crossfade into the new render
@@ -300,7 +303,7 @@ class LiveStation(_Pacer):
                 prob = plan.transitions[index - 1].probability  # faded in by a skip
         else:
             offset = getattr(m, "offset", None)
-            j = getattr(self, "_last_junction", None)
+            j = self._last_junction
             on_air = (j[1] + j[2]) // 2 if j is not None and j[0] == index - 1 else start
             prob = plan.transitions[index - 1].probability
         with self._lock:
