@@ -6,6 +6,9 @@ drains its stdout, so `Encoder.feed` never blocks on a full pipe; each call retu
 bytes that are ready, cut at frame (MP3) or page (Ogg) boundaries so that any prefix of the
 output, and any suffix starting at a returned chunk, is a valid stream an HTTP client can join.
 `Encoder.close` flushes the rest. This and `radio.audio` are the only modules that run ffmpeg.
+
+`mp3_frame_sizes` is the one MP3 frame-header parser: the encoder cuts its output with it and the
+live pacer (`radio.live_pacer`) times whole frames with it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import numpy as np
 from radio.audio import ffmpeg_path
 from radio.errors import RadioError
 
-__all__ = ["Encoder", "Format", "pcm_s16le"]
+__all__ = ["Encoder", "Format", "mp3_frame_sizes", "pcm_s16le"]
 
 Format = Literal["mp3", "opus"]
 
+# Layer III bitrates (kbit/s) by the header's bitrate index, for MPEG-1 and for MPEG-2 and 2.5;
+# sample rates (Hz) by its sample-rate index, keyed by its version bits (3 MPEG-1, 2 MPEG-2,
+# 0 MPEG-2.5; 1 is reserved).
 _MP3_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 _MP3_KBPS_V2 = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 _MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
@@ -36,15 +42,36 @@ def pcm_s16le(chunk: np.ndarray) -> bytes:
     return data
 
 
-def _mp3_frames(buf: bytearray) -> int:
-    """Length of the longest prefix of ``buf`` made of whole MPEG audio layer III frames."""
+def mp3_frame_sizes(buf: bytes | bytearray, *, mpeg1_only: bool = False) -> list[int]:
+    """Sizes in bytes of the whole MPEG audio layer III frames at the start of ``buf``.
+
+    A frame is ``144000 * kbps // rate + padding`` bytes for MPEG-1 (1152 samples) and
+    ``72000 * kbps // rate + padding`` for MPEG-2 and 2.5 (576 samples). The list stops before a
+    frame that ``buf`` holds only in part, so ``sum`` of it is the longest prefix of whole frames.
+
+    Parameters
+    ----------
+    buf : bytes
+        MP3 as an encoder writes it: frames from the first byte, no ID3 tag, no free format.
+    mpeg1_only : bool
+        Accept MPEG-1 frames only (for a caller that counts 1152 samples a frame).
+
+    Raises
+    ------
+    RadioError
+        At a header that is not layer III (MPEG-1 with ``mpeg1_only``) with a valid bitrate and
+        sample rate; the message names its byte offset.
+    """
+    sizes: list[int] = []
     pos = 0
     while pos + 4 <= len(buf):
         h = int.from_bytes(buf[pos : pos + 4], "big")
         version, layer = (h >> 19) & 3, (h >> 17) & 3
         br_i, sr_i, pad = (h >> 12) & 15, (h >> 10) & 3, (h >> 9) & 1
-        if h >> 21 != 0x7FF or version == 1 or layer != 1 or br_i in (0, 15) or sr_i == 3:
-            raise RadioError(f"the MP3 encoder wrote a bad frame header at byte {pos}")
+        if (h >> 21 != 0x7FF or version == 1 or (mpeg1_only and version != 3) or layer != 1
+                or br_i in (0, 15) or sr_i == 3):
+            kind = "an MPEG-1" if mpeg1_only else "an MPEG"
+            raise RadioError(f"not {kind} layer III frame at byte {pos}")
         rate = _MP3_RATES[version][sr_i]
         if version == 3:
             size = 144000 * _MP3_KBPS[br_i] // rate + pad
@@ -52,8 +79,9 @@ def _mp3_frames(buf: bytearray) -> int:
             size = 72000 * _MP3_KBPS_V2[br_i] // rate + pad
         if pos + size > len(buf):
             break
+        sizes.append(size)
         pos += size
-    return pos
+    return sizes
 
 
 def _ogg_pages(buf: bytearray) -> int:
@@ -137,10 +165,16 @@ class Encoder:
             if everything:
                 n = len(self._out)
             else:
-                n = _mp3_frames(self._out) if self.fmt == "mp3" else _ogg_pages(self._out)
+                n = self._mp3_frames() if self.fmt == "mp3" else _ogg_pages(self._out)
             data = bytes(self._out[:n])
             del self._out[:n]
         return data
+
+    def _mp3_frames(self) -> int:
+        try:
+            return sum(mp3_frame_sizes(self._out))
+        except RadioError as exc:
+            raise RadioError(f"the MP3 encoder wrote a bad stream: {exc}") from exc
 
     def feed(self, pcm: np.ndarray) -> bytes:
         """Queue ``pcm`` (float32 (frames, channels)) and return the encoded bytes ready now."""

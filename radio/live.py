@@ -44,7 +44,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import numpy as np
@@ -99,11 +99,13 @@ class OnAir:
 
 @dataclass
 class _Stats:
+    """Counters of one station (``stall_s`` and ``skips`` are in ``GET /admin/stats``). The
+    failure that stops a station is `LiveStation.error`; failures it survives are logged."""
+
     stall_s: float = 0.0
     skips: int = 0
     rendered_frames: int = 0
     published_bytes: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _render_takes_on_item() -> bool:
@@ -134,6 +136,9 @@ class LiveStation(_Pacer):
         self._t0: float | None = None  # monotonic time of station frame 0
         self._onair: list[OnAir] = []
         self._history: list[tuple[OnAir, float]] = []  # (item, wall time it went on air)
+        # (transition index, first frame, end frame) of the latest junction rendered: the item
+        # after it counts as on air from its middle (`_marker`)
+        self._last_junction: tuple[int, int, int] | None = None
         self._skip = threading.Event()
         self._skip_ref: int | None = None
         self._xfade: np.ndarray | None = None  # old audio to crossfade into the new render
@@ -298,7 +303,7 @@ class LiveStation(_Pacer):
                 prob = plan.transitions[index - 1].probability  # faded in by a skip
         else:
             offset = getattr(m, "offset", None)
-            j = getattr(self, "_last_junction", None)
+            j = self._last_junction
             on_air = (j[1] + j[2]) // 2 if j is not None and j[0] == index - 1 else start
             prob = plan.transitions[index - 1].probability
         with self._lock:

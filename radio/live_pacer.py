@@ -4,7 +4,7 @@ Station time counts frames at ``SR`` from the first rendered sample; the **live 
 ``now - t0`` seconds. The pacer thread owns that clock. Every tick it feeds the persistent MP3
 encoder (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + encode_lead_s`` of
 the live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
-`Segment`s (`mp3_frame_sizes` finds them), logs each song as it goes on air
+`Segment`s (`radio.encode.mp3_frame_sizes` finds them), logs each song as it goes on air
 (`radio.listeners.record_play`), and holds the clock when rendering fell behind (counted in
 ``stall_s``) instead of skipping audio. Rendered audio waits for it as 16-bit PCM (`_to_i16`).
 
@@ -30,19 +30,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from radio.config import Settings
+from radio.encode import Encoder, mp3_frame_sizes
 from radio.errors import RadioError
 from radio.live_plan import StationLike
 
 if TYPE_CHECKING:
     from radio.live import LiveConfig, OnAir, _Stats
 
-__all__ = ["SR", "Segment", "mp3_frame_sizes"]
+__all__ = ["SR", "Segment"]
 
 log = logging.getLogger("radio.live")  # these are `LiveStation`'s methods: its logger
 
 SR = 44100
-MP3_FRAME = 1152  # samples per MPEG-1 layer III frame
-_KBPS = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+MP3_FRAME = 1152  # samples per MPEG-1 layer III frame: the pacer accepts no other MPEG version
 
 
 def _to_i16(chunk: np.ndarray) -> np.ndarray:
@@ -66,23 +66,6 @@ class Segment:
     duration: float
     title: str  # "Artist - Title" on air at ``start``
     index: int  # plan item on air at ``start``
-
-
-def mp3_frame_sizes(buf: bytes | bytearray) -> list[int]:
-    """Sizes of the whole MPEG-1 layer III frames at the start of ``buf`` (our encoder's CBR)."""
-    sizes: list[int] = []
-    pos = 0
-    while pos + 4 <= len(buf):
-        h = int.from_bytes(buf[pos : pos + 4], "big")
-        br, sr_i, pad = (h >> 12) & 15, (h >> 10) & 3, (h >> 9) & 1
-        if h >> 21 != 0x7FF or (h >> 19) & 3 != 3 or (h >> 17) & 3 != 1 or br in (0, 15):
-            raise RadioError(f"not an MPEG-1 layer III frame at byte {pos}")
-        size = 144000 * _KBPS[br] // (44100, 48000, 32000)[sr_i] + pad
-        if pos + size > len(buf):
-            break
-        sizes.append(size)
-        pos += size
-    return sizes
 
 
 class _Pacer:
@@ -118,8 +101,6 @@ class _Pacer:
 
     # -- pacer thread --------------------------------------------------------------------
     def _pace_loop(self) -> None:
-        from radio.encode import Encoder
-
         cfg = self.cfg
         frame_s = MP3_FRAME / SR
         mp3 = bytearray()
@@ -148,7 +129,7 @@ class _Pacer:
                 mp3 += enc.feed(_to_f32(np.concatenate(pieces)) if pieces
                                 else np.zeros((0, 2), np.float32))
                 due = int((live + cfg.release_ahead_s) / frame_s) - released
-                sizes = mp3_frame_sizes(mp3)[: max(due, 0)]
+                sizes = mp3_frame_sizes(mp3, mpeg1_only=True)[: max(due, 0)]
                 if sizes:
                     self._release(bytes(mp3[: sum(sizes)]), released, len(sizes))
                     del mp3[: sum(sizes)]

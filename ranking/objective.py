@@ -100,6 +100,12 @@ class Solution:
 # -- plan arithmetic ----------------------------------------------------------------------------
 
 def _start_times(s: TransitionScores, c: Constraints, first_tracks: np.ndarray) -> np.ndarray:
+    """Seconds into each of ``first_tracks`` where it starts when it opens a plan: the fixed
+    first song's entry cue ``c.first_entry`` when one is set, else the track's audible start.
+
+    With a fixed first song and its entry cue every track gets that cue's time: a plan opening
+    with another song already breaks the first-song rule, and the batch stays one array.
+    """
     if c.first_entry is not None and c.first is not None:
         return np.full(len(first_tracks), s.entry_times[c.first, c.first_entry])
     return np.asarray(s.starts[first_tracks], dtype=np.float64)
@@ -216,9 +222,7 @@ def violations(scores: TransitionScores, constraints: Constraints, order: Sequen
         for d in range(1, c.artist_gap):
             if k - d >= 0 and arts[k] >= 0 and arts[k] == arts[k - d]:
                 out.append(f"artist {arts[k]} twice within {c.artist_gap} songs at {k - off}")
-    start = (s.entry_times[c.first, c.first_entry] if c.first is not None and
-             c.first_entry is not None else s.starts[order[0]]) if order else 0.0
-    enter = [float(start)]
+    enter = [float(_start_times(s, c, np.asarray(order[:1]))[0]) if order else 0.0]
     for k, (a, b) in enumerate(zip(exit_cues, entry_cues, strict=True)):
         i, j = order[k], order[k + 1]
         ok = 0 <= a < s.exit_times.shape[1] and 0 <= b < s.entry_times.shape[1]

@@ -16,18 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.objective import Constraints, Solution, fitness, solution_from
+from ranking.objective import Constraints, Solution, _start_times, fitness, solution_from
 from ranking.transitions import TransitionScores
 
 __all__ = ["EXACT_MAX", "exact", "greedy", "random_plan"]
 
 EXACT_MAX = 13  # candidates (2^13 subsets x 13 songs x cues states)
-
-
-def _start_time(s: TransitionScores, c: Constraints, i: int) -> float:
-    if c.first is not None and c.first_entry is not None and i == c.first:
-        return float(s.entry_times[i, c.first_entry])
-    return float(s.starts[i])
 
 
 def _artist_ok(s: TransitionScores, c: Constraints, history: list[int], j: int) -> bool:
@@ -41,10 +35,11 @@ def _artist_ok(s: TransitionScores, c: Constraints, history: list[int], j: int) 
 
 def _walk(s: TransitionScores, c: Constraints, first: int,
           pick: np.random.Generator | None) -> tuple[list[int], list[int], list[int]]:
-    """Build a plan song by song from ``first``: the best next junction, or a random one."""
+    """Build a plan song by song from ``first`` (``c.first`` when that is set): the best next
+    junction, or a random one."""
     order, exits, entries = [first], [], []
     used = set(c.exclude) | {first}
-    enter, played = _start_time(s, c, first), 0.0
+    enter, played = float(_start_times(s, c, np.array([first]))[0]), 0.0
     while True:
         i = order[-1]
         if c.n_songs is not None and len(order) >= c.n_songs:
@@ -138,7 +133,7 @@ def exact(scores: TransitionScores, constraints: Constraints) -> Solution:
     h_ptr = np.zeros((size, n, b_n), np.int64)  # previous (song * A + exit cue)
     w = np.full((size, n, a_n), -np.inf)  # best value, song j leaving at exit cue a
     w_ptr = np.zeros((size, n, a_n), np.int64)  # its entry cue
-    start = np.array([_start_time(scores, c, t) for t in cands])
+    start = _start_times(scores, c, np.array(cands))  # a fixed first song's only is read
     first_ok = np.ones(n, bool) if c.first is None else np.arange(n) == 0
     if c.artist_gap == 2 and c.recent_artists:
         first_ok &= ~((s.artists == c.recent_artists[-1]) & (s.artists >= 0))

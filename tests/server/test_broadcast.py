@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from radio.live_pacer import Segment, mp3_frame_sizes
+from radio.live_pacer import Segment
 from server.broadcast import Broadcast, IcyWriter, icy_block
 
 
@@ -137,12 +137,3 @@ def test_icy_writer_interleaves_every_metaint_bytes_across_writes() -> None:
     assert metas[1:3] == [None, None]
     assert metas[3] == "StreamTitle='B - Two';"
     assert metas[4:] == [None, None, None]
-
-
-def test_mp3_frame_sizes_reads_cbr_headers() -> None:
-    # MPEG-1 layer III, 192 kbps, 44.1 kHz: 626 bytes, 627 with the padding bit.
-    plain = bytes([0xFF, 0xFB, 0xB0, 0x00]) + bytes(622)
-    padded = bytes([0xFF, 0xFB, 0xB2, 0x00]) + bytes(623)
-    assert mp3_frame_sizes(plain + padded + plain[:300]) == [626, 627]
-    with pytest.raises(Exception, match="not an MPEG-1"):
-        mp3_frame_sizes(b"ID3\x03" + bytes(100))

@@ -1,0 +1,52 @@
+"""The solvers and the objective on where a fixed first song starts (`Constraints.first_entry`):
+by hand, on an instance where entering the first song at a late cue rules out its best exit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from ranking.objective import Constraints, Solution, violations
+from ranking.sequencer import GAConfig, sequence
+from ranking.solvers import exact, greedy, random_plan
+from ranking.transitions import TransitionScores
+
+
+def late_entry() -> TransitionScores:
+    """Song 0 leaves best at its exit 0 (90 s), which comes before its entry 1 (100 s)."""
+    logp = np.full((3, 2, 3, 2), -5.0, np.float32)
+    logp[0, 0, 1, 0] = -0.1
+    logp[0, 1, 1, 0] = -1.0  # exit 1 (150 s): the best left when song 0 entered at 100 s
+    return TransitionScores.from_logp(
+        logp, exit_times=np.array([[90.0, 150.0], [100.0, 160.0], [100.0, 160.0]]),
+        entry_times=np.array([[10.0, 100.0], [10.0, 20.0], [10.0, 20.0]]),
+        starts=np.zeros(3), ends=np.full(3, 200.0))
+
+
+def _ga(s: TransitionScores, c: Constraints) -> Solution:
+    return sequence(s, c, GAConfig(seed=1))
+
+
+@pytest.mark.parametrize("solve", [exact, greedy, _ga], ids=["exact", "greedy", "ga"])
+def test_solvers_start_a_fixed_first_song_at_its_entry_cue(
+        solve: Callable[[TransitionScores, Constraints], Solution]) -> None:
+    s = late_entry()
+    from_start = solve(s, Constraints(n_songs=2, first=0, artist_gap=1))
+    assert (from_start.order, from_start.exit_cues, from_start.entry_cues) == ((0, 1), (0,), (0,))
+    assert from_start.total == pytest.approx(-0.1)
+    assert from_start.duration_s == pytest.approx(90.0 + 190.0)
+    late = solve(s, Constraints(n_songs=2, first=0, first_entry=1, artist_gap=1))
+    assert (late.order, late.exit_cues, late.entry_cues) == ((0, 1), (1,), (0,))
+    assert late.feasible and late.first_entry == 1
+    assert late.total == pytest.approx(-1.0)
+    assert late.duration_s == pytest.approx(50.0 + 190.0)
+
+
+def test_random_plans_never_exit_the_first_song_before_its_entry_cue() -> None:
+    s = late_entry()
+    c = Constraints(n_songs=2, first=0, first_entry=1, artist_gap=1)
+    plans = [random_plan(s, c, seed=k) for k in range(10)]
+    assert all(p.feasible and p.exit_cues == (1,) for p in plans)
+    assert violations(s, c, (0, 1), (0,), (0,)) == ["song 0 plays less than 15.0 s"]
