@@ -13,7 +13,9 @@ sponsors and their impressions (`radio.sponsors`), listeners' feedback and the p
 version 2 those modules created the same tables themselves on first use, so a version 1 file
 (or one with no ``meta`` at all) may already hold them, rows included: the version 2 step
 creates each one only if it is missing, with the very same DDL, and old and new files end up
-with the same layout.
+with the same layout. Version 2 also holds ``tag_votes`` (`radio.tagvote`), tags guessed for
+untagged songs: rebuilt from the library whenever it changes, it too was created on first use
+before (by sqlite-utils, whose DDL it keeps).
 
 This is part of the store, split out so that the schema and its history read on their own: it
 is called by `radio.store.Store`, `radio.sponsors.SponsorStore` and `radio.listeners`, and it
@@ -72,8 +74,9 @@ CREATE TABLE failures (
 """
 
 # The operator's data, word for word as radio.sponsors and radio.listeners created it on first
-# use before version 2 (SQLite keeps that text, less IF NOT EXISTS, in sqlite_master). IF NOT
-# EXISTS keeps the tables, and their rows, of a file that already has them.
+# use before version 2 (SQLite keeps that text, less IF NOT EXISTS, in sqlite_master), and the
+# tag votes as sqlite-utils created them for radio.tagvote. IF NOT EXISTS keeps the tables, and
+# their rows, of a file that already has them.
 _SCHEMA_V2 = """
 CREATE TABLE IF NOT EXISTS sponsors (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -127,6 +130,15 @@ CREATE TABLE IF NOT EXISTS plays (
     junction_probability REAL
 );
 CREATE INDEX IF NOT EXISTS plays_station ON plays (station, started_at);
+CREATE TABLE IF NOT EXISTS "tag_votes" (
+   "track_id" INTEGER PRIMARY KEY,
+   "stamp" TEXT,
+   "method" TEXT,
+   "tags" TEXT,
+   "shares" TEXT,
+   "neighbours" TEXT,
+   "created_at" TEXT
+);
 """
 
 

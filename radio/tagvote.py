@@ -8,11 +8,12 @@ at least ``min_share`` of the total weight (several may pass; none may). Voting 
 than per song lets a song whose intro and body differ gather both. Without a cue index, songs
 vote with their song vectors (`radio.songvectors`, summary) instead, ``k`` neighbours each.
 
-Votes live in the ``tag_votes`` table of ``library.db`` (created on first use; the store's own
-tables are never touched): per untagged song its voted tags, the share of each candidate tag
-and the neighbours that voted (id, title, weight, how many chunks matched), so ``radio show``
-can say why. They are recomputed as a whole when the library's songs, tags or cue vectors
-change (a stamp), which costs a few index searches per untagged song and no audio decoding.
+Votes live in the ``tag_votes`` table of ``library.db`` (schema version 2 of
+`radio.store_schema`; the store's own tables are never touched): per untagged song its voted
+tags, the share of each candidate tag and the neighbours that voted (id, title, weight, how
+many chunks matched), so ``radio show`` can say why. They are recomputed as a whole, in one
+transaction, when the library's songs, tags or cue vectors change (a stamp), which costs a
+few index searches per untagged song and no audio decoding.
 `radio.search` puts voted tags into the documents of untagged songs, marked as guessed.
 """
 
@@ -35,6 +36,7 @@ from radio.errors import RadioError
 from radio.records import Track
 from radio.songvectors import cue_index, summary_matrix
 from radio.store import Store
+from radio.store_schema import open_library
 
 __all__ = [
     "MIN_SHARE",
@@ -220,25 +222,41 @@ def compute_votes(settings: Settings, store: Store, *, k: int = K,
 
 
 def _db(settings: Settings) -> Database:
-    db = Database(settings.db_path)
-    db.conn.execute("PRAGMA busy_timeout = 10000")
-    return db
+    # Votes can be recomputed, so NORMAL sync (as the library's own tables) is enough.
+    return open_library(settings.db_path, synchronous="NORMAL")
+
+
+_COLUMNS = ("track_id", "stamp", "method", "tags", "shares", "neighbours", "created_at")
+
+
+def _replace_all(db: Database, rows: list[dict[str, Any]]) -> None:
+    """Every stored vote replaced by ``rows`` in one transaction: a reader sees the old votes
+    or the new ones, and a process killed halfway leaves the old ones."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"DELETE FROM {TABLE}")
+        marks = ", ".join("?" * len(_COLUMNS))
+        conn.executemany(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks})",
+                         [tuple(r[c] for c in _COLUMNS) for r in rows])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def update_tag_votes(settings: Settings, *, k: int = K, min_share: float = MIN_SHARE,
                      force: bool = False) -> dict[int, TagVote]:
     """The stored votes, recomputed first when the library or its cue vectors changed.
 
-    Threads of one process take turns; two processes recomputing at once write the same rows
-    (``replace``), so neither fails.
+    Threads of one process take turns; two processes recomputing at once each replace the
+    whole table in one transaction, one after the other, so neither fails.
     """
     with _UPDATE_LOCK, Store(settings) as store:
         stamp = _stamp(store.tracks(), settings, k, min_share)
         db = _db(settings)
         try:
-            table = db.table(TABLE)
-            stored = ({r[0] for r in db.execute(f"SELECT DISTINCT stamp FROM {TABLE}")}
-                      if table.exists() else set())
+            stored = {r[0] for r in db.execute(f"SELECT DISTINCT stamp FROM {TABLE}")}
             if not force and stored == {stamp}:
                 return _read(db)
             votes = compute_votes(settings, store, k=k, min_share=min_share)
@@ -250,8 +268,7 @@ def update_tag_votes(settings: Settings, *, k: int = K, min_share: float = MIN_S
             if not rows:  # an all-tagged library keeps one marker row, so it is not redone
                 rows = [{"track_id": 0, "stamp": stamp, "method": "none", "tags": "[]",
                          "shares": "{}", "neighbours": "[]", "created_at": now}]
-            table.drop(ignore=True)
-            db.table(TABLE).insert_all(rows, pk="track_id", replace=True)
+            _replace_all(db, rows)
             return {v.track_id: v for v in votes}
         finally:
             db.close()
@@ -261,7 +278,7 @@ def tag_votes(settings: Settings) -> dict[int, TagVote]:
     """The stored votes without recomputing (empty before the first `update_tag_votes`)."""
     db = _db(settings)
     try:
-        return _read(db) if db.table(TABLE).exists() else {}
+        return _read(db)
     finally:
         db.close()
 
@@ -271,7 +288,7 @@ def vote_of(settings: Settings, track_id: int) -> TagVote | None:
     unreadable: evidence is a courtesy, and a damaged table must not break `radio show`)."""
     try:
         return tag_votes(settings).get(track_id)
-    except (OSError, ValueError, KeyError, sqlite3.DatabaseError):
+    except (OSError, ValueError, KeyError, sqlite3.DatabaseError, RadioError):
         return None
 
 

@@ -82,6 +82,18 @@ CREATE TABLE IF NOT EXISTS plays (
 );
 CREATE INDEX IF NOT EXISTS plays_station ON plays (station, started_at);
 """
+# radio/tagvote.py before schema version 2: what sqlite-utils made of its first insert.
+OLD_TAG_VOTES_DDL = """
+CREATE TABLE "tag_votes" (
+   "track_id" INTEGER PRIMARY KEY,
+   "stamp" TEXT,
+   "method" TEXT,
+   "tags" TEXT,
+   "shares" TEXT,
+   "neighbours" TEXT,
+   "created_at" TEXT
+);
+"""
 # What sqlite-utils made of store_schema's meta table.
 META_DDL = "CREATE TABLE [meta] (\n   [key] TEXT PRIMARY KEY,\n   [value] TEXT\n);"
 
@@ -117,7 +129,9 @@ def _old_file(path: Path, *, v1: bool, operator: bool) -> None:
         conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
         conn.execute("INSERT INTO failures VALUES ('/m/bad.mp3', 'decode', 'no frames', 't0')")
     if operator:
-        conn.executescript(OLD_SPONSORS_DDL + OLD_LISTENERS_DDL)
+        conn.executescript(OLD_SPONSORS_DDL + OLD_LISTENERS_DDL + OLD_TAG_VOTES_DDL)
+        conn.execute("INSERT INTO tag_votes VALUES (3, 's1', 'cues', '[\"rock\"]', "
+                     "'{\"rock\": 0.8}', '[]', 't0')")
         for name in ("Coffee", "Shoes"):
             conn.execute(
                 "INSERT INTO sponsors (name, path, original_name, content_hash, duration, "
@@ -200,10 +214,11 @@ def test_the_operator_ddl_is_the_old_ddl_word_for_word(
         tmp_path: Path, fresh_layout: dict[str, str]) -> None:
     old = tmp_path / "old.db"
     conn = sqlite3.connect(old)
-    conn.executescript(OLD_SPONSORS_DDL + OLD_LISTENERS_DDL)
+    conn.executescript(OLD_SPONSORS_DDL + OLD_LISTENERS_DDL + OLD_TAG_VOTES_DDL)
     conn.close()
     old_layout = _layout(old)
-    assert set(old_layout) == OPERATOR_TABLES | OPERATOR_INDEXES | {"sqlite_sequence"}
+    assert set(old_layout) == (OPERATOR_TABLES | OPERATOR_INDEXES
+                               | {"sqlite_sequence", "tag_votes"})
     assert {n: fresh_layout[n] for n in old_layout} == old_layout
 
 
@@ -213,7 +228,7 @@ def test_a_v1_file_with_the_old_operator_tables_keeps_every_row(
     _old_file(settings.db_path, v1=True, operator=True)
     before = _dump(settings.db_path)
     assert [len(before[t]) for t in ("sponsors", "sponsor_impressions", "feedback", "plays",
-                                      "failures")] == [2, 3, 2, 2, 1]
+                                      "tag_votes", "failures")] == [2, 3, 2, 2, 1, 1]
     OPENERS[opener](settings)
     assert _version(settings.db_path) == 2
     after = _dump(settings.db_path)

@@ -73,6 +73,21 @@ def test_votes_are_not_redone_until_the_library_changes(
     assert len(calls) == 2
 
 
+def test_a_failed_recompute_keeps_the_old_votes(
+        library: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Votes are replaced in one transaction: a failure after the old rows were deleted rolls
+    the deletion back, so readers never see an empty or half-written table."""
+    old = update_tag_votes(library)
+    assert len(old) == 1
+    # A column the rows do not have: the insert fails after the DELETE ran.
+    monkeypatch.setattr(radio.tagvote, "_COLUMNS", (*radio.tagvote._COLUMNS, "bogus"))
+    with pytest.raises(KeyError, match="bogus"):
+        update_tag_votes(library, force=True)
+    assert tag_votes(library) == old
+    monkeypatch.undo()
+    assert update_tag_votes(library, force=True) == old
+
+
 def test_without_cues_songs_vote_by_summary(library: Settings) -> None:
     votes = update_tag_votes(library)
     (v,) = votes.values()
