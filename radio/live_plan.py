@@ -65,9 +65,10 @@ class _Tail(Sequence[T]):
 def retry_locked(fn: Callable[[], T], *, tries: int = 5) -> T:
     """``fn()``, tried again after a short pause when SQLite said "database is locked".
 
-    Opening a `radio.store.Store` writes its schema row; in WAL mode that write fails at once
-    (no busy wait) when another connection committed in between, e.g. the play log. The race
-    is brief, so a few retries make station planning under load reliable.
+    In WAL mode SQLite answers "locked" at once, without waiting out the busy timeout, when a
+    transaction that read must turn into a write after another connection committed in
+    between (SQLITE_BUSY_SNAPSHOT), e.g. the play log's. The race is brief, so a few retries
+    make station planning under load reliable.
     """
     for attempt in range(tries):
         try:

@@ -164,16 +164,26 @@ def open_library(db_path: Path, *, synchronous: Literal["NORMAL", "FULL"]) -> Da
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
         migrate(db, db_path)
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            # Healthy, only busy: say so, lest someone move a good file away.
+            raise ConfigError(f"{db_path} is locked by another process ({exc}); try again"
+                              ) from exc
+        raise _unusable(db_path, exc) from exc
     except sqlite3.DatabaseError as exc:
         db.close()
-        raise ConfigError(
-            f"{db_path} is not a usable SQLite database ({exc}); if it is damaged, move it away "
-            "(keep it: its sponsors, feedback and plays cannot be rebuilt) and re-ingest"
-        ) from exc
+        raise _unusable(db_path, exc) from exc
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _unusable(db_path: Path, exc: sqlite3.DatabaseError) -> ConfigError:
+    return ConfigError(
+        f"{db_path} is not a usable SQLite database ({exc}); if it is damaged, move it away "
+        "(keep it: its sponsors, feedback and plays cannot be rebuilt) and re-ingest")
 
 
 def migrate(db: Database, db_path: Path) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import radio.store_schema
 from radio.config import Settings
 from radio.errors import ConfigError
 from radio.listeners import operator_db, plays, record_feedback, record_play, taste
@@ -304,3 +305,22 @@ def test_a_non_database_is_refused_naming_the_file(settings: Settings, opener: s
     message = re.escape(f"{settings.db_path} is not a usable SQLite database")
     with pytest.raises(ConfigError, match=message):
         OPENERS[opener](settings)
+
+
+@pytest.mark.parametrize("opener", OPENERS)
+def test_a_locked_database_is_called_locked_not_damaged(
+        settings: Settings, opener: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy file is healthy: the message must not tell the operator to move it away."""
+    OPENERS[opener](settings)
+    before = _dump(settings.db_path)
+
+    def locked(*args: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(radio.store_schema, "migrate", locked)
+    with pytest.raises(ConfigError, match="is locked by another process") as err:
+        OPENERS[opener](settings)
+    assert "move it away" not in str(err.value) and str(settings.db_path) in str(err.value)
+    monkeypatch.undo()
+    OPENERS[opener](settings)
+    assert _dump(settings.db_path) == before
