@@ -27,12 +27,12 @@ from typing import Literal
 import librosa
 import numpy as np
 
-from radio.beats import _amplitude_flux, track_beats
+from radio.beats import amplitude_flux, track_beats
 from radio.errors import AnalysisError
 from radio.key import camelot, estimate_key
-from radio.loudness import LOUDNESS_HOP_S, SILENCE_DBFS, _channels, audible_range, loudness
-from radio.phrases import Cue, _downbeat_phase, cue_candidates
-from radio.spectral import _N_MELS, _stft_pass, _summary
+from radio.loudness import LOUDNESS_HOP_S, SILENCE_DBFS, as_channels, audible_range, loudness
+from radio.phrases import Cue, cue_candidates, downbeat_phase
+from radio.spectral import N_MELS, stft_pass, timbre_summary
 
 __all__ = ["ANALYSIS_VERSION", "MIN_AUDIBLE_S", "Analysis", "analyse"]
 
@@ -98,7 +98,7 @@ def analyse(*, y: Array, sr: int, hop_length: int | None = None) -> Analysis:
         ``silent`` when no 23 ms block exceeds -60 dBFS RMS; ``too-short`` when the audible
         part is shorter than 5 s.
     """
-    x = _channels(y)
+    x = as_channels(y)
     duration = x.shape[1] / sr
     n_fft = 1 << round(np.log2(2048 * sr / 22050))
     hop = hop_length or n_fft // 4
@@ -113,17 +113,17 @@ def analyse(*, y: Array, sr: int, hop_length: int | None = None) -> Analysis:
     mono = x[:, start:end].mean(axis=0)
     lufs, curve = loudness(y=x, sr=sr)
 
-    frames = _stft_pass(y=mono, sr=sr, n_fft=n_fft, hop_length=hop)
-    mel_s = librosa.mel_frequencies(n_mels=_N_MELS + 2, fmax=sr / 2)[1:-1]
+    frames = stft_pass(y=mono, sr=sr, n_fft=n_fft, hop_length=hop)
+    mel_s = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=sr / 2)[1:-1]
     onset = librosa.onset.onset_strength(S=frames.mel_db.T, sr=sr, hop_length=hop, n_fft=n_fft)
     low = int(np.searchsorted(mel_s, 200.0))
     lag_pad = 1 + n_fft // (2 * hop)
-    accent = _amplitude_flux(frames.mel_amp, lag_pad=lag_pad)
-    accent_low = _amplitude_flux(frames.mel_amp[:, :low], lag_pad=lag_pad)
+    accent = amplitude_flux(frames.mel_amp, lag_pad=lag_pad)
+    accent_low = amplitude_flux(frames.mel_amp[:, :low], lag_pad=lag_pad)
     tempo, tempo_conf, beat_frames = track_beats(onset=onset, accent=accent, sr=sr,
                                                  hop_length=hop)
-    phase = _downbeat_phase(beats=beat_frames, onset=accent, onset_low=accent_low,
-                            chroma=frames.chroma)
+    phase = downbeat_phase(beats=beat_frames, onset=accent, onset_low=accent_low,
+                           chroma=frames.chroma)
     # Log-power flux (with librosa's framing shift) peaks about one hop after an onset: +20 to
     # +30 ms on generated clicks and drums, more on slow attacks. One hop earlier centres it.
     beats = t0 + np.maximum(beat_frames - 1, 0) * (hop / sr)
@@ -139,7 +139,7 @@ def analyse(*, y: Array, sr: int, hop_length: int | None = None) -> Analysis:
 
     rms_db = 10 * np.log10(np.maximum(
         np.mean(mono[: mono.size // hop * hop].reshape(-1, hop) ** 2, axis=1), 1e-10))
-    summary, names = _summary(frames, rms_db=rms_db)
+    summary, names = timbre_summary(frames, rms_db=rms_db)
     return Analysis(
         version=ANALYSIS_VERSION, duration=duration, audible_start=audible_start,
         audible_end=audible_end, tempo=tempo, tempo_confidence=tempo_conf,

@@ -3,9 +3,9 @@
 `track_beats` picks the beat period from the onset autocorrelation between 100 and 200 BPM,
 tracks beats at that period with a dynamic program vectorised in blocks of half a beat (so that
 it needs no numba compilation), halves the metrical level when the tracked beats alternate
-strong/weak, and takes the tempo from a Theil-Sen fit of the beat grid. `_amplitude_flux` (the
-level-preserving onset envelope) and `_beat_strength` are shared with the downbeat finder in
-`radio.phrases`.
+strong/weak, and takes the tempo from a Theil-Sen fit of the beat grid. `amplitude_flux` (the
+level-preserving onset envelope) and `beat_strength` are shared with `radio.analysis` and the
+downbeat finder in `radio.phrases`.
 
 Frames in, frames out: beats are frame indices at ``sr / hop_length`` frames per second, and
 `radio.analysis` turns them into seconds. This module never opens files, never decodes, never
@@ -19,7 +19,7 @@ import scipy.fft
 import scipy.ndimage
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["track_beats"]
+__all__ = ["amplitude_flux", "beat_strength", "track_beats"]
 
 Array = np.ndarray
 
@@ -92,7 +92,7 @@ def _dp_beats(onset: Array, *, period: float, tightness: float = 100.0) -> Array
     return out[strong[0] : strong[-1] + 1] if strong.size else out
 
 
-def _amplitude_flux(mel_amp: Array, *, lag_pad: int) -> Array:
+def amplitude_flux(mel_amp: Array, *, lag_pad: int) -> Array:
     """Half-wave rectified flux of mel amplitudes, aligned like librosa's onset strength.
 
     Unlike the log-power flux used for tracking, it keeps level differences: a hi-hat 12 dB
@@ -104,7 +104,7 @@ def _amplitude_flux(mel_amp: Array, *, lag_pad: int) -> Array:
     return out
 
 
-def _beat_strength(onset: Array, beats: Array) -> Array:
+def beat_strength(onset: Array, beats: Array) -> Array:
     """Largest onset value within one frame of each beat frame."""
     padded = np.pad(onset, 1)
     out: Array = np.max(np.stack([padded[beats], padded[beats + 1], padded[beats + 2]]), axis=0)
@@ -153,7 +153,7 @@ def track_beats(
     beats = _dp_beats(onset, period=period)
     if beats.size >= 8:
         acc = onset if accent is None else accent
-        s = _beat_strength(acc, beats) + 0.05 * float(acc.mean() + 1e-10)
+        s = beat_strength(acc, beats) + 0.05 * float(acc.mean() + 1e-10)
         if _alternation(s) > np.log(3.0):
             parity = int(s[1::2].mean() > s[0::2].mean())
             beats, period = beats[parity::2], 2 * period

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from radio.errors import FetchError
-from radio.fetch_apt import _AptUpdater, _deb_field, _extract, _find_or_download
-from radio.fetch_catalog import _CORPORA, _SPECS, STYLES
-from radio.fetch_layout import _lay_out
-from radio.fetch_sources import _atomic
+from radio.fetch_apt import AptUpdater, deb_field, extract_deb, find_or_download
+from radio.fetch_catalog import CORPORA, PACKAGE_SPECS, STYLES
+from radio.fetch_layout import lay_out_package
+from radio.fetch_sources import atomic_write
 
 __all__ = [
     "FetchReport",
@@ -102,9 +102,9 @@ def fetch_corpus(
     progress: Progress | None = None,
 ) -> FetchReport:
     """Fetch a named package set (`DEMO_PACKAGES`, `CI_PACKAGES`, `DEV_PACKAGES`) into ``dest``."""
-    if name not in _CORPORA:
-        raise FetchError(f"unknown corpus {name!r}; choose one of {', '.join(_CORPORA)}")
-    return fetch_packages(_CORPORA[name], cache=cache, dest=dest, progress=progress)
+    if name not in CORPORA:
+        raise FetchError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
+    return fetch_packages(CORPORA[name], cache=cache, dest=dest, progress=progress)
 
 
 def fetch_packages(
@@ -127,10 +127,10 @@ def fetch_packages(
         unknown package, apt-get/dpkg missing or failing, a corrupt ``.deb``.
     """
     say = progress or (lambda _msg: None)
-    unknown = [p for p in packages if p not in _SPECS]
+    unknown = [p for p in packages if p not in PACKAGE_SPECS]
     if unknown:
         raise FetchError(f"no music layout known for {', '.join(unknown)}; "
-                         f"known packages: {', '.join(_SPECS)}")
+                         f"known packages: {', '.join(PACKAGE_SPECS)}")
     cache, dest = Path(cache), Path(dest)
     (cache / "debs").mkdir(parents=True, exist_ok=True)
     dest.mkdir(parents=True, exist_ok=True)
@@ -139,22 +139,22 @@ def fetch_packages(
     with contextlib.suppress(OSError, ValueError):
         manifest = json.loads(manifest_path.read_text("utf-8"))
     reports = []
-    updater = _AptUpdater()
+    updater = AptUpdater()
     for package in packages:
-        deb, downloaded = _find_or_download(package, cache / "debs", updater, say)
-        version = _deb_field(deb, "Version")
+        deb, downloaded = find_or_download(package, cache / "debs", updater, say)
+        version = deb_field(deb, "Version")
         old = manifest["packages"].get(package)
         if (old and old.get("deb") == deb.name and old.get("style") == STYLES[package]
                 and _all_present(dest, package, old)):
             say(f"{package}: up to date ({len(old['files'])} tracks)")
             entry = old
         else:
-            root = _extract(deb, cache / "extract" / f"{package}_{version}", say)
-            entry = _lay_out(package, root, dest, old, say)
+            root = extract_deb(deb, cache / "extract" / f"{package}_{version}", say)
+            entry = lay_out_package(package, root, dest, old, say)
             entry.update(deb=deb.name, version=version)
             manifest["packages"][package] = entry
             # ASCII-escaped: a file name that is not valid UTF-8 must not break the manifest.
-            with _atomic(manifest_path) as tmp:
+            with atomic_write(manifest_path) as tmp:
                 tmp.write_text(json.dumps(manifest, indent=1), "utf-8")
         reports.append(_report(package, entry, downloaded))
         say(f"{package}: {len(entry['files'])} tracks, "

@@ -25,10 +25,10 @@ from radio.errors import FetchError
 if TYPE_CHECKING:
     from radio.fetch import Progress
 
-__all__: list[str] = []
+__all__ = ["AptUpdater", "deb_field", "extract_deb", "find_or_download"]
 
 
-class _AptUpdater:
+class AptUpdater:
     """Runs ``apt-get update`` at most once per fetch, and only when a package was not found."""
 
     def __init__(self) -> None:
@@ -47,8 +47,8 @@ class _AptUpdater:
             raise FetchError(f"`apt-get update` failed: {_tail(proc.stderr)}")
 
 
-def _find_or_download(package: str, debs: Path, update: _AptUpdater,
-                      say: Progress) -> tuple[Path, bool]:
+def find_or_download(package: str, debs: Path, update: AptUpdater,
+                     say: Progress) -> tuple[Path, bool]:
     """The cached ``.deb`` of ``package`` (newest if several), downloading it if absent."""
     found = sorted(debs.glob(f"{_glob_escape(package)}_*.deb"), key=lambda p: p.stat().st_mtime)
     if found:
@@ -92,7 +92,8 @@ def _tail(text: str) -> str:
     return " / ".join(lines[-2:])[:300] or "no message"
 
 
-def _deb_field(deb: Path, name: str) -> str:
+def deb_field(deb: Path, name: str) -> str:
+    """The control field ``name`` (``Version``, ...) of the ``.deb`` at ``deb``, from dpkg-deb."""
     proc = _run(["dpkg-deb", "--field", str(deb), name])
     if proc.returncode != 0 or not proc.stdout.strip():
         raise FetchError(f"{deb} is not a readable .deb ({_tail(proc.stderr)}); delete it and "
@@ -100,7 +101,7 @@ def _deb_field(deb: Path, name: str) -> str:
     return proc.stdout.strip()
 
 
-def _extract(deb: Path, target: Path, say: Progress) -> Path:
+def extract_deb(deb: Path, target: Path, say: Progress) -> Path:
     """``dpkg -x`` into ``target`` once; a half-finished extraction is never reused."""
     if (target / ".complete").is_file():
         return target

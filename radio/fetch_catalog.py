@@ -1,9 +1,10 @@
 """The Debian packages radio-jockey fetches music from: named sets, styles and music layouts.
 
 `CI_PACKAGES`, `DEMO_PACKAGES` and `DEV_PACKAGES` are the corpora behind ``radio fetch-ci``,
-``fetch-demo`` and ``fetch-dev``. `STYLES` gives each package one honest style label, the ground
-truth of the prompt-search tests and benchmarks. ``_SPECS`` says where each package keeps its
-music and which files there are not tracks; a package needs an entry in both to be fetched.
+``fetch-demo`` and ``fetch-dev`` (`CORPORA` by name). `STYLES` gives each package one honest style
+label, the ground truth of the prompt-search tests and benchmarks. `PACKAGE_SPECS` says where each
+package keeps its music and which files there are not tracks (a `PackageSpec`); a package needs an
+entry in both to be fetched.
 
 Pure data: nothing here downloads, unpacks or opens a file (`radio.fetch` does, through its
 ``fetch_*`` modules).
@@ -13,7 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CI_PACKAGES", "DEMO_PACKAGES", "DEV_PACKAGES", "STYLES"]
+__all__ = [
+    "CI_PACKAGES",
+    "CORPORA",
+    "DEMO_PACKAGES",
+    "DEV_PACKAGES",
+    "PACKAGE_SPECS",
+    "STYLES",
+    "PackageSpec",
+]
 
 
 CI_PACKAGES = ("neverball-common", "xmoto-data")
@@ -29,8 +38,9 @@ DEV_PACKAGES = (
     "asc-music",
     "planetblupi-music-ogg",
 )
-_CORPORA: dict[str, tuple[str, ...]] = {
+CORPORA: dict[str, tuple[str, ...]] = {
     "ci": CI_PACKAGES, "demo": DEMO_PACKAGES, "dev": DEV_PACKAGES}
+"""The named package sets, by the name `radio.fetch.fetch_corpus` takes."""
 
 # One honest style label per package: the ground truth for prompt-search tests, so each says what
 # the package as a whole sounds like. Each judgement combines the package's own metadata (genre
@@ -69,7 +79,7 @@ STYLES: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class _Spec:
+class PackageSpec:
     """Where a package keeps its music; ``music`` folders are relative to ``root``.
 
     A folder of the form ``x.pk3/dir`` reaches inside the zip ``x.pk3``.
@@ -82,26 +92,29 @@ class _Spec:
     loops: bool = False  # each file repeats one cycle; keep one
 
 
-_SPECS: dict[str, _Spec] = {
-    "neverball-common": _Spec("Neverball", "usr/share/games/neverball", ("bgm",)),
-    "xmoto-data": _Spec("X-Moto", "usr/share/games/xmoto", ("Textures/Musics",)),
-    "ufoai-music": _Spec(
+PACKAGE_SPECS: dict[str, PackageSpec] = {
+    "neverball-common": PackageSpec("Neverball", "usr/share/games/neverball", ("bgm",)),
+    "xmoto-data": PackageSpec("X-Moto", "usr/share/games/xmoto", ("Textures/Musics",)),
+    "ufoai-music": PackageSpec(
         "UFO: Alien Invasion", "usr/share/games/ufoai/base", ("0music.pk3/music",),
         exclude=(("dynamictest-*", "a test clip of the game's dynamic-music system"),),
     ),
-    "warzone2100-music": _Spec("Warzone 2100", "usr/share/games/warzone2100/music", ("",)),
-    "nexuiz-music": _Spec(
+    "warzone2100-music": PackageSpec("Warzone 2100", "usr/share/games/warzone2100/music", ("",)),
+    "nexuiz-music": PackageSpec(
         "Nexuiz", "usr/share/games/nexuiz/data", ("music.pk3/sound/cdtracks",),
         exclude=(("thunder.ogg", "a thunder sound effect (noise, spectral flatness 0.3)"),),
     ),
-    "hedgewars-data": _Spec("Hedgewars", "usr/share/games/hedgewars/Data", ("Music",)),
-    "drascula-music": _Spec(
+    "hedgewars-data": PackageSpec("Hedgewars", "usr/share/games/hedgewars/Data", ("Music",)),
+    "drascula-music": PackageSpec(
         "Drascula: The Vampire Strikes Back", "usr/share/scummvm/drascula", ("audio",)
     ),
-    "flare-game": _Spec(
+    "flare-game": PackageSpec(
         "Flare", "usr/share/games/flare/mods/fantasycore", ("music",),
         exclude=(("wind_ambient.ogg", "a wind-noise ambience (its tags: CC0 'wind1'), not music"),),
     ),
-    "asc-music": _Spec("Advanced Strategic Command", "usr/share/games/asc", ("music",)),
-    "planetblupi-music-ogg": _Spec("Planet Blupi", "usr/share/planetblupi", ("music",), loops=True),
+    "asc-music": PackageSpec("Advanced Strategic Command", "usr/share/games/asc", ("music",)),
+    "planetblupi-music-ogg": PackageSpec(
+        "Planet Blupi", "usr/share/planetblupi", ("music",), loops=True
+    ),
 }
+"""Where each fetchable package keeps its music, by package name."""

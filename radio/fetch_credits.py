@@ -1,9 +1,9 @@
 """What a package says about its music: titles, artists and licences.
 
-``_package_metadata`` reads the per-track facts a package states (warzone2100-style
-``album.json``, hedgewars-style ``credits.txt``); ``_sidecar`` turns them, with the album, the
+`package_metadata` reads the per-track facts a package states (warzone2100-style
+``album.json``, hedgewars-style ``credits.txt``); `sidecar_tags` turns them, with the album, the
 package and its style, into one track's ``.tags.json`` object (titled from the file name when
-nothing names the track). ``_write_licences`` copies the package's copyright file, and licence
+nothing names the track). `write_licences` copies the package's copyright file, and licence
 files beside its music, into ``dest/LICENSES`` and matches each track to its DEP-5 licence.
 
 This module reads text files and tags; it never places, cuts or decodes audio.
@@ -21,13 +21,13 @@ from typing import Any
 import mutagen
 
 from radio.errors import FetchError
-from radio.fetch_catalog import STYLES, _Spec
-from radio.fetch_sources import _Source
+from radio.fetch_catalog import STYLES, PackageSpec
+from radio.fetch_sources import MusicSource
 
-__all__: list[str] = []
+__all__ = ["package_metadata", "sidecar_tags", "write_licences"]
 
 
-def _package_metadata(spec: _Spec, base: Path) -> dict[str, dict[str, str]]:
+def package_metadata(spec: PackageSpec, base: Path) -> dict[str, dict[str, str]]:
     """Per-track title/artist/comment that the package states, keyed by path under ``base``.
 
     Sources: warzone2100-style ``album.json`` (album title, tracks with title and author) and
@@ -63,8 +63,8 @@ def _package_metadata(spec: _Spec, base: Path) -> dict[str, dict[str, str]]:
     return out
 
 
-def _sidecar(package: str, spec: _Spec, src: _Source, target: Path,
-             extra: dict[str, dict[str, str]], info: dict[str, Any]) -> dict[str, Any]:
+def sidecar_tags(package: str, spec: PackageSpec, src: MusicSource, target: Path,
+                 extra: dict[str, dict[str, str]], info: dict[str, Any]) -> dict[str, Any]:
     """The ``.tags.json`` object for one track."""
     tags: dict[str, Any] = {"album": spec.album, **extra.get(src.rel.as_posix(), {})}
     if "title" not in tags and not _has_title_tag(target if not spec.loops else src.path):
@@ -91,8 +91,8 @@ def _title_from_name(stem: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in words) or stem
 
 
-def _write_licences(package: str, root: Path, base: Path, spec: _Spec, dest: Path,
-                    files: list[dict[str, Any]]) -> str:
+def write_licences(package: str, root: Path, base: Path, spec: PackageSpec, dest: Path,
+                   files: list[dict[str, Any]]) -> str:
     """Copy the package's copyright (and licence files beside its music); a licence summary.
 
     Each file entry gains ``licence``: the DEP-5 stanzas whose patterns name it (matched on

@@ -1,10 +1,10 @@
 """Laying out one unpacked package under ``dest/<package>``: tracks, sidecars and licences.
 
-``_lay_out`` takes the package's music sources (`radio.fetch_sources`), leaves out the files its
-``_Spec`` excludes, cuts looped files to one cycle (`radio.fetch_loops`), drops audio shorter than
-`MIN_SECONDS`, writes each track's ``.tags.json`` and the licences (`radio.fetch_credits`),
-deletes what an earlier run left that is no longer wanted, and returns the package's manifest
-entry.
+`lay_out_package` takes the package's music sources (`radio.fetch_sources`), leaves out the
+files its `PackageSpec` excludes, cuts looped files to one cycle (`radio.fetch_loops`), drops
+audio shorter than `MIN_SECONDS`, writes each track's ``.tags.json`` and the licences
+(`radio.fetch_credits`), deletes what an earlier run left that is no longer wanted, and returns
+the package's manifest entry.
 
 It never downloads or unpacks (`radio.fetch_apt`) and never writes the manifest (`radio.fetch`).
 Tracks placed here are hard links into the cache where the file system allows: read-only.
@@ -21,30 +21,30 @@ import mutagen
 
 from radio.audio import probe_duration
 from radio.errors import AudioLoadError
-from radio.fetch_catalog import _SPECS, STYLES
-from radio.fetch_credits import _package_metadata, _sidecar, _write_licences
-from radio.fetch_loops import _one_cycle
-from radio.fetch_sources import _music_sources, _place
+from radio.fetch_catalog import PACKAGE_SPECS, STYLES
+from radio.fetch_credits import package_metadata, sidecar_tags, write_licences
+from radio.fetch_loops import place_one_cycle
+from radio.fetch_sources import music_sources, place_source
 
 if TYPE_CHECKING:
     from radio.fetch import Progress
 
-__all__ = ["MIN_SECONDS"]
+__all__ = ["MIN_SECONDS", "lay_out_package"]
 
 
 MIN_SECONDS = 20.0
 """Shorter audio in a music folder is a jingle or sting, not a track."""
 
 
-def _lay_out(package: str, root: Path, dest: Path, old: dict[str, Any] | None,
-             say: Progress) -> dict[str, Any]:
+def lay_out_package(package: str, root: Path, dest: Path, old: dict[str, Any] | None,
+                    say: Progress) -> dict[str, Any]:
     """Place the music of one unpacked package under ``dest/<package>``; its manifest entry."""
-    spec = _SPECS[package]
+    spec = PACKAGE_SPECS[package]
     base = root / spec.root
-    sources, skipped = _music_sources(package, spec, base)
+    sources, skipped = music_sources(package, spec, base)
     out_dir = dest / package
     previous = {dest / f["path"]: f for f in (old or {}).get("files", [])}
-    extra = _package_metadata(spec, base)
+    extra = package_metadata(spec, base)
     files, kept = [], set()
     say(f"{package}: laying out {len(sources)} files")
     for src in sources:
@@ -57,9 +57,9 @@ def _lay_out(package: str, root: Path, dest: Path, old: dict[str, Any] | None,
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             if spec.loops:
-                target, info = _one_cycle(src, target, previous, say)
+                target, info = place_one_cycle(src, target, previous, say)
             else:
-                _place(src, target)
+                place_source(src, target)
                 info = {}
             seconds = _duration(target)
         except AudioLoadError as exc:
@@ -72,7 +72,7 @@ def _lay_out(package: str, root: Path, dest: Path, old: dict[str, Any] | None,
             skipped.append({"path": src.label, "reason": why})
             continue
         sidecar = target.with_name(target.stem + ".tags.json")
-        tags = _sidecar(package, spec, src, target, extra, info)
+        tags = sidecar_tags(package, spec, src, target, extra, info)
         sidecar.write_text(json.dumps(tags, indent=1) + "\n", "utf-8")
         kept.update({target, sidecar})
         files.append({
@@ -82,7 +82,7 @@ def _lay_out(package: str, root: Path, dest: Path, old: dict[str, Any] | None,
             "bytes": target.stat().st_size, "seconds": round(seconds, 3),
         })
     _remove_stale(out_dir, kept)
-    licence = _write_licences(package, root, base, spec, dest, files)
+    licence = write_licences(package, root, base, spec, dest, files)
     return {"album": spec.album, "style": STYLES[package], "licence": licence,
             "files": files, "skipped": skipped}
 

@@ -1,13 +1,13 @@
 """Looped files: finding the cycle a recording repeats, and keeping one cycle of it.
 
 Some packages (Planet Blupi) ship each tune as one cycle played many times over.
-`find_loop_period` finds that cycle: a pure function of the samples, no I/O. ``_one_cycle`` decodes
-a looped source, cuts one cycle (fading out where the next copy would begin) and writes it as
-FLAC; a file with no repeating cycle is placed whole.
+`find_loop_period` finds that cycle: a pure function of the samples, no I/O. `place_one_cycle`
+decodes a looped source, cuts one cycle (fading out where the next copy would begin) and writes
+it as FLAC; a file with no repeating cycle is placed whole.
 
 Only fetching uses the loop finder, so it lives here; it takes arrays, never paths, so it can
 move beside the analysis functions when a second user appears. Nothing here decides which
-packages loop (``_Spec.loops`` in `radio.fetch_catalog`) or writes sidecars.
+packages loop (`PackageSpec.loops` in `radio.fetch_catalog`) or writes sidecars.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import soundfile as sf
 from scipy.signal import fftconvolve
 
 from radio.audio import decode
-from radio.fetch_sources import _atomic, _place, _Source
+from radio.fetch_sources import MusicSource, atomic_write, place_source
 
 if TYPE_CHECKING:
     from radio.fetch import Progress
 
-__all__ = ["find_loop_period"]
+__all__ = ["find_loop_period", "place_one_cycle"]
 
 
 _LOOP_SR = 8000  # Hz: enough to tell a repeat from a look-alike, 1/8 ms resolution
@@ -95,8 +95,8 @@ def _periodicity(x: np.ndarray, *, lag: int, sr: int, start: int) -> float:
     return float(np.median(scores)) if scores else 0.0
 
 
-def _one_cycle(src: _Source, target: Path, previous: dict[Path, dict[str, Any]],
-               say: Progress) -> tuple[Path, dict[str, Any]]:
+def place_one_cycle(src: MusicSource, target: Path, previous: dict[Path, dict[str, Any]],
+                    say: Progress) -> tuple[Path, dict[str, Any]]:
     """Lay out looped ``src``: one cycle as ``<stem>.flac``, or the file as it is if none.
 
     Returns the path written and the manifest facts (lengths before/after, match scores); an
@@ -112,7 +112,7 @@ def _one_cycle(src: _Source, target: Path, previous: dict[Path, dict[str, Any]],
     lag = find_loop_period(y, sr=_LOOP_SR)
     if lag is None:
         say(f"{src.rel.name}: no repeating cycle, kept whole ({original:.1f} s)")
-        _place(src, target)
+        place_source(src, target)
         return target, {"original_seconds": round(original, 3), "cycle_seconds": None}
     meta = mutagen.File(src.path)
     rate = int(getattr(meta.info, "sample_rate", 0) or 44100) if meta else 44100
@@ -124,7 +124,7 @@ def _one_cycle(src: _Source, target: Path, previous: dict[Path, dict[str, Any]],
     # The cycle's last sound rings on into the next copy; cut there, it would click.
     fade = min(n, int(_LOOP_FADE_SECONDS * rate))
     audio[:, n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
-    with _atomic(flac) as tmp:
+    with atomic_write(flac) as tmp:
         sf.write(tmp, np.clip(audio.T, -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
     w = 2 * _LOOP_SR
     seam = np.corrcoef(y[:w], y[lag : lag + w])[0, 1]  # what follows the cut, vs its start

@@ -51,13 +51,13 @@ import numpy as np
 
 from radio.config import Settings
 from radio.errors import RadioError
-from radio.live_pacer import SR, Segment, _Pacer, _to_f32, _to_i16
-from radio.live_plan import StationLike, _Tail, retry_locked
+from radio.live_pacer import SR, PacerMixin, Segment, to_f32, to_i16
+from radio.live_plan import PlanTail, StationLike, retry_locked
 from radio.plan import Plan, PlanItem, Transition
 from radio.render import RenderConfig, beats_from_store, render
 from radio.sponsor_plans import with_sponsor_beats
 
-__all__ = ["LiveConfig", "LiveStation", "OnAir"]
+__all__ = ["LiveConfig", "LiveStation", "LiveStats", "OnAir"]
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class OnAir:
 
 
 @dataclass
-class _Stats:
+class LiveStats:
     """Counters of one station (``stall_s`` and ``skips`` are in ``GET /admin/stats``). The
     failure that stops a station is `LiveStation.error`; failures it survives are logged."""
 
@@ -112,7 +112,7 @@ def _render_takes_on_item() -> bool:
     return "on_item" in inspect.signature(render).parameters
 
 
-class LiveStation(_Pacer):
+class LiveStation(PacerMixin):
     """One station on air. `start` it, read `position`/`now_playing`, `request_skip`, `stop`."""
 
     def __init__(self, station: StationLike, *, settings: Settings,
@@ -125,7 +125,7 @@ class LiveStation(_Pacer):
         self._beats_for = beats_for
         self.state: State = "starting"
         self.error: str | None = None
-        self.stats = _Stats()
+        self.stats = LiveStats()
         self.started_at = time.time()
         self._lock = threading.Condition()
         self._stop = threading.Event()
@@ -263,8 +263,8 @@ class LiveStation(_Pacer):
             return item if entry is None else replace(item, entry_time=entry)
 
         tail = Plan(station=station.id, items=[], transitions=[])
-        tail.items = cast(list[PlanItem], _Tail(lambda: station.plan.items, first, first_item))
-        tail.transitions = cast(list[Transition], _Tail(lambda: station.plan.transitions, first))
+        tail.items = cast(list[PlanItem], PlanTail(lambda: station.plan.items, first, first_item))
+        tail.transitions = cast(list[Transition], PlanTail(lambda: station.plan.transitions, first))
         kwargs: dict[str, Any] = {}
         if self._has_on_item:
             kwargs["on_item"] = lambda i: self._plan_ahead(first + i)
@@ -327,7 +327,7 @@ class LiveStation(_Pacer):
                 chunk = np.concatenate([head, chunk[n:]]) if n < len(chunk) else head
                 if n < len(old):
                     self._xfade = old[n:]  # a longer fade than this chunk
-            self._pcm.append((self._rendered_end, _to_i16(chunk)))
+            self._pcm.append((self._rendered_end, to_i16(chunk)))
             self._rendered_end += len(chunk)
             self.stats.rendered_frames += len(chunk)
             if self._t0 is None:
@@ -396,7 +396,7 @@ class LiveStation(_Pacer):
                 after.append(pcm[splice - start :])
         self._pcm = kept
         self._rendered_end = splice
-        old = _to_f32(np.concatenate(after)) if after else np.zeros((0, 2), np.float32)
+        old = to_f32(np.concatenate(after)) if after else np.zeros((0, 2), np.float32)
         n = min(len(old), round(fade_s * SR))
         self._xfade = old[:n] if n else None
         self._onair = [e for e in self._onair if e.start_frame < splice]

@@ -6,9 +6,9 @@ encoder (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + enc
 the live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
 `Segment`s (`radio.encode.mp3_frame_sizes` finds them), logs each song as it goes on air
 (`radio.listeners.record_play`), and holds the clock when rendering fell behind (counted in
-``stall_s``) instead of skipping audio. Rendered audio waits for it as 16-bit PCM (`_to_i16`).
+``stall_s``) instead of skipping audio. Rendered audio waits for it as 16-bit PCM (`to_i16`).
 
-`_Pacer` is a mixin, not an object of its own: `LiveStation` inherits these methods, and the
+`PacerMixin` is not an object of its own: `LiveStation` inherits these methods, and the
 state they read and write is the station's, created in `LiveStation.__init__` and guarded by
 its one ``_lock`` exactly as the render thread's is. The annotations below only declare that
 state for the type checker.
@@ -35,9 +35,9 @@ from radio.errors import RadioError
 from radio.live_plan import StationLike
 
 if TYPE_CHECKING:
-    from radio.live import LiveConfig, OnAir, _Stats
+    from radio.live import LiveConfig, LiveStats, OnAir
 
-__all__ = ["SR", "Segment"]
+__all__ = ["SR", "PacerMixin", "Segment", "to_f32", "to_i16"]
 
 log = logging.getLogger("radio.live")  # these are `LiveStation`'s methods: its logger
 
@@ -45,14 +45,15 @@ SR = 44100
 MP3_FRAME = 1152  # samples per MPEG-1 layer III frame: the pacer accepts no other MPEG version
 
 
-def _to_i16(chunk: np.ndarray) -> np.ndarray:
+def to_i16(chunk: np.ndarray) -> np.ndarray:
     """Rendered audio as it is kept ahead of the live point: 16-bit, quantised exactly as the
     encoder's input would be (`radio.encode.pcm_s16le`), at half the memory of float32."""
     out: np.ndarray = (np.clip(chunk, -1.0, 32767 / 32768) * 32768.0).astype(np.int16)
     return out
 
 
-def _to_f32(pcm: np.ndarray) -> np.ndarray:
+def to_f32(pcm: np.ndarray) -> np.ndarray:
+    """16-bit PCM kept by `to_i16` back as float32 samples, full scale 1.0."""
     out: np.ndarray = pcm.astype(np.float32) / np.float32(32768.0)
     return out
 
@@ -68,7 +69,7 @@ class Segment:
     index: int  # plan item on air at ``start``
 
 
-class _Pacer:
+class PacerMixin:
     """The clock and the pacer thread of `radio.live.LiveStation` (see the module doc)."""
 
     cfg: LiveConfig
@@ -77,7 +78,7 @@ class _Pacer:
     publish: Callable[[Segment], None]
     listener: str | None
     log_plays: bool
-    stats: _Stats
+    stats: LiveStats
     _lock: threading.Condition
     _stop: threading.Event
     _pcm: deque[tuple[int, np.ndarray]]
@@ -126,7 +127,7 @@ class _Pacer:
                             self._pcm.popleft()
                         self._encoded_end = start + take
                     self._lock.notify_all()
-                mp3 += enc.feed(_to_f32(np.concatenate(pieces)) if pieces
+                mp3 += enc.feed(to_f32(np.concatenate(pieces)) if pieces
                                 else np.zeros((0, 2), np.float32))
                 due = int((live + cfg.release_ahead_s) / frame_s) - released
                 sizes = mp3_frame_sizes(mp3, mpeg1_only=True)[: max(due, 0)]

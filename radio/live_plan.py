@@ -2,7 +2,7 @@
 it, and calls that survive a briefly locked SQLite.
 
 - `StationLike`: the part of `radio.stations.Station` that `radio.live.LiveStation` uses.
-- `_Tail`: a live view of the station's plan from one item on, which `radio.render.render` walks
+- `PlanTail`: a live view of the station's plan from one item on, which `radio.render.render` walks
   while the station keeps appending to it (the first item's entry can be replaced, for a skip).
 - `retry_locked`: a station or store call tried again when SQLite said "database is locked"
   (the server opens its stores through it too).
@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from radio.errors import RadioError
 from radio.plan import Plan
 
-__all__ = ["StationLike", "retry_locked"]
+__all__ = ["PlanTail", "StationLike", "retry_locked"]
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ class StationLike(Protocol):
     def replan_after(self, index: int, *, not_before: float) -> None: ...
 
 
-class _Tail(Sequence[T]):
+class PlanTail(Sequence[T]):
     """A live view of ``source()[offset:]`` (the station's plan grows in place), with the first
     element optionally replaced."""
 

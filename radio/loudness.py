@@ -4,7 +4,8 @@
 threshold relative to full scale); `loudness` gives the integrated loudness and the short-term
 loudness curve, with pyloudnorm's K-weighting filters and vectorised gating. `radio.analysis`
 stores both for every track; the renderer and `radio.loudness_match` measure clips with
-`loudness` while they mix. `_channels` is the input hygiene every analysis function starts with.
+`loudness` while they mix. `as_channels` is the input hygiene every analysis function starts
+with.
 
 This module never opens files, never decodes, never touches the database or the network: it
 takes arrays (``y``, ``sr``, keyword-only) and returns numbers and arrays.
@@ -25,6 +26,7 @@ __all__ = [
     "LUFS_FLOOR",
     "SHORT_TERM_S",
     "SILENCE_DBFS",
+    "as_channels",
     "audible_range",
     "loudness",
 ]
@@ -40,7 +42,7 @@ LUFS_FLOOR = -70.0  # BS.1770's absolute gate; quieter windows read as this
 # -- input hygiene and silence -----------------------------------------------------------------
 
 
-def _channels(y: Array) -> Array:
+def as_channels(y: Array) -> Array:
     """``y`` as float32 (channels, n) with NaN/inf replaced by 0."""
     x = np.asarray(y, dtype=np.float32)
     if x.ndim == 1:
@@ -77,7 +79,7 @@ def audible_range(
         Sample indices at block boundaries, so the error is below one block (23 ms).
     """
     del sr
-    x = _channels(y)
+    x = as_channels(y)
     n_blocks = -(-x.shape[1] // hop_length)
     padded = np.zeros((x.shape[0], n_blocks * hop_length), np.float32)
     padded[:, : x.shape[1]] = x
@@ -124,7 +126,7 @@ def loudness(*, y: Array, sr: int, hop_s: float = LOUDNESS_HOP_S) -> tuple[float
         float32 short-term loudness (3 s window) in LUFS, floored at ``LUFS_FLOOR``; value ``i``
         is the window centred on ``i * hop_s`` seconds, truncated at the ends of ``y``.
     """
-    x = _channels(y)
+    x = as_channels(y)
     kw = scipy.signal.sosfilt(_k_weighting(sr), x, axis=-1)
     seg = round(0.1 * sr)  # 100 ms: blocks and windows are whole numbers of segments
     n_seg = x.shape[1] // seg

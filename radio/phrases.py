@@ -1,6 +1,6 @@
 """Bars and phrases on a beat grid: the downbeat phase and the cues where a mix may cut.
 
-`_downbeat_phase` picks which beat of every four is the downbeat (4/4 assumed) from bass onsets
+`downbeat_phase` picks which beat of every four is the downbeat (4/4 assumed) from bass onsets
 and chord changes; `cue_candidates` puts a `Cue` on each phrase boundary (a downbeat a multiple
 of 8 beats after the first) in the intro (entries) and the outro (exits). Exits keep 8 beats of
 audio after them for the crossfade, a promise `radio.plan` and `radio.render_geometry` rely on.
@@ -17,9 +17,9 @@ from typing import Literal
 
 import numpy as np
 
-from radio.beats import _beat_strength
+from radio.beats import beat_strength
 
-__all__ = ["Cue", "cue_candidates"]
+__all__ = ["Cue", "cue_candidates", "downbeat_phase"]
 
 Array = np.ndarray
 
@@ -35,7 +35,7 @@ class Cue:
     phrase: int
 
 
-def _downbeat_phase(*, beats: Array, onset: Array, onset_low: Array, chroma: Array) -> int:
+def downbeat_phase(*, beats: Array, onset: Array, onset_low: Array, chroma: Array) -> int:
     """Bar phase 0..3 (4/4 assumed) whose beats carry the most bass onset and chord change."""
     if beats.size < 8:
         return 0
@@ -49,7 +49,7 @@ def _downbeat_phase(*, beats: Array, onset: Array, onset_low: Array, chroma: Arr
         out: Array = (v - v.mean()) / (v.std() + 1e-10)
         return out
 
-    evidence = (z(_beat_strength(onset_low, beats)) + 0.5 * z(_beat_strength(onset, beats))
+    evidence = (z(beat_strength(onset_low, beats)) + 0.5 * z(beat_strength(onset, beats))
                 + z(change))
     return int(np.argmax([evidence[p::4].mean() for p in range(4)]))
 

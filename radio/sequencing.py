@@ -28,7 +28,7 @@ from ranking.index import CueIndex
 from ranking.objective import Solution
 from ranking.transitions import Candidate, key_relation, tempo_ratio
 
-__all__ = ["candidates", "to_plan"]
+__all__ = ["candidates", "load_cue_index", "to_plan"]
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,15 @@ class _Library:
     dropped: list[Track]  # pool songs with no cue vectors (not embedded yet)
 
 
-def _cue_index(settings: Settings, model: ContinuationModel) -> CueIndex:
+def load_cue_index(settings: Settings, model: ContinuationModel) -> CueIndex:
+    """The FAISS cue index that `radio embed` built for ``model``, from ``settings.indexes_dir``."""
     return CueIndex.load(settings.indexes_dir, dim=model.config.dim, model_id=model_id(model))
 
 
 def candidates(settings: Settings, tracks: Sequence[Track], *, model: ContinuationModel,
                index: CueIndex | None = None) -> _Library:
     """Sequencer candidates for ``tracks`` from the cue index (`radio embed` builds it)."""
-    index = index or _cue_index(settings, model)
+    index = index or load_cue_index(settings, model)
     kept, out, dropped = [], [], []
     with Store(settings) as store:
         for t in tracks:

@@ -1,16 +1,16 @@
 """The shared STFT pass: every frame-level spectral feature of a track, from ONE transform.
 
-`_stft_pass` runs a centred Hann short-time Fourier transform over the mono mix, in blocks of
+`stft_pass` runs a centred Hann short-time Fourier transform over the mono mix, in blocks of
 2048 frames to bound memory, and derives from each block's power the mel spectrogram (onsets,
-MFCC), the chroma (key, downbeats) and the per-frame spectral statistics; `_summary` reduces them
-to the fixed-length, named timbre summary that ingestion stores. `radio.analysis.analyse` runs
-the pass once and hands its `_Frames` to the beat, downbeat and key code, which is what keeps a
-3-minute track well under a second on one core.
+MFCC), the chroma (key, downbeats) and the per-frame spectral statistics; `timbre_summary`
+reduces them to the fixed-length, named timbre summary that ingestion stores.
+`radio.analysis.analyse` runs the pass once and hands its `SpectralFrames` to the beat, downbeat
+and key code, which is what keeps a 3-minute track well under a second on one core.
 
-Its names are private to the analysis modules (``__all__`` is empty): the public way in is
-`radio.analysis.analyse`. It never opens files, never decodes, never touches the database or the
-network, and it must not grow a second transform: a new spectral feature derives from the power
-computed here.
+``__all__`` lists what `radio.analysis` builds on; from outside the analysis modules the way in
+is `radio.analysis.analyse`. It never opens files, never decodes, never touches the database or
+the network, and it must not grow a second transform: a new spectral feature derives from the
+power computed here.
 """
 
 from __future__ import annotations
@@ -26,11 +26,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from radio.key import PITCHES
 
-__all__: list[str] = []
+__all__ = ["N_MELS", "SpectralFrames", "stft_pass", "timbre_summary"]
 
 Array = np.ndarray
 
-_N_MELS = 128
+N_MELS = 128
+"""Mel bands in `SpectralFrames.mel_db` and `SpectralFrames.mel_amp`."""
 _N_MFCC = 20
 _SUMMARY_STRIDE = 4  # spectral statistics use every 4th frame (~93 ms apart): plenty for mean/std
 _CHUNK = 2048  # STFT frames per block; bounds memory on long tracks
@@ -40,7 +41,7 @@ _BANDS = {"sub": 0.0, "bass": 60.0, "mid": 250.0, "presence": 2000.0, "air": 600
 
 
 @dataclass
-class _Frames:
+class SpectralFrames:
     """Frame-level features from one STFT pass over the mono mix."""
 
     mel_db: Array  # (T, n_mels) float32, dB re 1.0, floored 80 dB below the maximum
@@ -52,7 +53,7 @@ class _Frames:
 @lru_cache(maxsize=8)
 def _filterbanks(sr: int, n_fft: int) -> tuple[Array, Array, Array]:
     """Mel (n_mels, bins), chroma (12, bins) filterbanks and bin frequencies (Hz) as float32."""
-    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=_N_MELS).astype(np.float32)
+    mel = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=N_MELS).astype(np.float32)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     chroma = _chroma_filterbank(freqs)
     return mel, chroma, freqs.astype(np.float32)
@@ -76,7 +77,7 @@ def _chroma_filterbank(freqs: Array) -> Array:
     return fb
 
 
-def _stft_pass(*, y: Array, sr: int, n_fft: int, hop_length: int) -> _Frames:
+def stft_pass(*, y: Array, sr: int, n_fft: int, hop_length: int) -> SpectralFrames:
     """One centred Hann STFT over mono ``y``; every spectral feature is derived from it."""
     melfb, chromafb, freqs = _filterbanks(sr, n_fft)
     frames = sliding_window_view(np.pad(y, n_fft // 2), n_fft)[::hop_length]
@@ -98,8 +99,8 @@ def _stft_pass(*, y: Array, sr: int, n_fft: int, hop_length: int) -> _Frames:
             parts.setdefault(name, []).append(value)
     mel_db = 10 * np.log10(np.maximum(mel, 1e-10))
     np.maximum(mel_db, mel_db.max() - 80.0, out=mel_db)
-    return _Frames(mel_db=mel_db, mel_amp=np.sqrt(mel), chroma=chroma,
-                   stats={k: np.concatenate(v) for k, v in parts.items()})
+    return SpectralFrames(mel_db=mel_db, mel_amp=np.sqrt(mel), chroma=chroma,
+                          stats={k: np.concatenate(v) for k, v in parts.items()})
 
 
 def _spectral_stats(*, power: Array, frames: Array, freqs: Array) -> dict[str, Array]:
@@ -130,7 +131,7 @@ def _spectral_stats(*, power: Array, frames: Array, freqs: Array) -> dict[str, A
     return {k: v.astype(np.float32) for k, v in out.items()}
 
 
-def _summary(frames: _Frames, *, rms_db: Array) -> tuple[Array, tuple[str, ...]]:
+def timbre_summary(frames: SpectralFrames, *, rms_db: Array) -> tuple[Array, tuple[str, ...]]:
     """Fixed-length, named timbre summary from the frame-level features."""
     mfcc = scipy.fft.dct(frames.mel_db, type=2, norm="ortho", axis=1)[:, :_N_MFCC]
     dmfcc = np.diff(mfcc, axis=0) if mfcc.shape[0] > 1 else np.zeros_like(mfcc)

@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from radio.config import Settings
 from radio.errors import AnalysisError, AudioLoadError, RadioError
-from radio.sponsors import Sponsor, SponsorStore, _blob, _iso
+from radio.sponsors import Sponsor, SponsorStore, iso_utc, vector_blob
 
 if TYPE_CHECKING:
     from ranking.inference import ContinuationModel
@@ -99,10 +99,10 @@ def _validate(*, name: str, text: str, tags: tuple[str, ...], cap_per_hour: int,
     if not (0 < weight <= 100 and math.isfinite(weight)):
         raise RadioError(f"weight {weight} must be above 0 and at most 100")
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
-        raise RadioError(f"no active window: the sponsor ends ({_iso(ends_at)}) before it "
-                         f"starts ({_iso(starts_at)})")
+        raise RadioError(f"no active window: the sponsor ends ({iso_utc(ends_at)}) before it "
+                         f"starts ({iso_utc(starts_at)})")
     if ends_at is not None and ends_at <= now:
-        raise RadioError(f"no active window: the sponsor's end ({_iso(ends_at)}) has passed")
+        raise RadioError(f"no active window: the sponsor's end ({iso_utc(ends_at)}) has passed")
 
 
 def add_sponsor(settings: Settings, clip: Path, *, name: str, text: str = "",
@@ -164,8 +164,8 @@ def add_sponsor(settings: Settings, clip: Path, *, name: str, text: str = "",
            "audible_end": float(analysis.audible_end), "tempo": float(analysis.tempo),
            "tempo_confidence": float(analysis.tempo_confidence), "lufs": float(analysis.lufs),
            "beats": np.asarray(analysis.beats, np.float64).tobytes(),
-           "model_id": model_id(model), "entry_vector": _blob(entry), "exit_vector": _blob(
-               exit_), "cap_per_hour": int(cap_per_hour),
+           "model_id": model_id(model), "entry_vector": vector_blob(entry),
+           "exit_vector": vector_blob(exit_), "cap_per_hour": int(cap_per_hour),
            "min_gap_minutes": float(min_gap_minutes), "starts_at": starts_at,
            "ends_at": ends_at, "weight": float(weight)}
     with SponsorStore(settings) as store:

@@ -35,7 +35,7 @@ from radio.plan import PlanItem
 from radio.store_schema import open_library
 
 __all__ = ["Impression", "Sponsor", "SponsorReport", "SponsorStatus", "SponsorStore",
-           "sponsor_item"]
+           "iso_utc", "sponsor_item", "vector_blob"]
 
 SponsorStatus = Literal["active", "paused", "deleted"]
 
@@ -83,7 +83,7 @@ class Sponsor:
                 "original_name": self.original_name, "duration": round(self.duration, 3),
                 "lufs": round(self.lufs, 2), "tempo": round(self.tempo, 2),
                 "cap_per_hour": self.cap_per_hour, "min_gap_minutes": self.min_gap_minutes,
-                "start": _iso(self.starts_at), "end": _iso(self.ends_at),
+                "start": iso_utc(self.starts_at), "end": iso_utc(self.ends_at),
                 "weight": self.weight, "status": self.status, "created_at": self.created_at}
 
 
@@ -121,13 +121,14 @@ class SponsorReport:
         return {"sponsor": self.sponsor.to_dict(), "impressions": self.impressions,
                 "last_hour": self.last_hour, "last_day": self.last_day,
                 "listeners": self.listeners, "by_station": self.by_station,
-                "first": _iso(self.first), "last": _iso(self.last),
+                "first": iso_utc(self.first), "last": iso_utc(self.last),
                 "mean_drop": r(self.mean_drop), "mean_probability_in": r(
                     self.mean_probability_in),
                 "mean_probability_out": r(self.mean_probability_out)}
 
 
-def _iso(t: float | None) -> str | None:
+def iso_utc(t: float | None) -> str | None:
+    """Unix time ``t`` as an ISO 8601 UTC string to the second, or None for None."""
     return None if t is None else datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
@@ -188,7 +189,7 @@ class SponsorStore:
         with self._db.atomic():
             self._db.execute(
                 "UPDATE sponsors SET model_id = ?, entry_vector = ?, exit_vector = ? "
-                "WHERE id = ?", [model_id, _blob(entry), _blob(exit_), sponsor_id])
+                "WHERE id = ?", [model_id, vector_blob(entry), vector_blob(exit_), sponsor_id])
 
     # -- impressions ----------------------------------------------------------------------
     def record_impression(self, imp: Impression) -> None:
@@ -246,7 +247,8 @@ class SponsorStore:
             mean_drop=drop, mean_probability_in=p_in, mean_probability_out=p_out)
 
 
-def _blob(v: np.ndarray) -> bytes:
+def vector_blob(v: np.ndarray) -> bytes:
+    """A cue vector as the sponsor table stores it: contiguous float32 bytes."""
     return np.ascontiguousarray(v, dtype=np.float32).tobytes()
 
 

@@ -37,7 +37,7 @@ from radio.modeling import resolve_model
 from radio.plan import Plan, PlanItem
 from radio.pools import Pool, StationRequest, candidate_pool
 from radio.records import Track
-from radio.sequencing import _cue_index, candidates, to_plan
+from radio.sequencing import candidates, load_cue_index, to_plan
 from radio.store import Store
 from ranking import ContinuationModel
 from ranking.objective import Constraints, Solution
@@ -98,7 +98,7 @@ class Station:
         self.settings, self.request, self.model = settings, request, model
         self.config = config or GAConfig(time_budget_s=0.5, patience=8)
         self._lock = threading.RLock()
-        self._index = _cue_index(settings, model)
+        self._index = load_cue_index(settings, model)
         self._banned: set[int] = set()  # track ids: skipped or blocked on this station
         self.plan = Plan(station=self.id, items=[], transitions=[])
         self._base = 0  # plan index of the solution's first song

@@ -2,7 +2,7 @@
 
 For a fixed order a song's entry and exit cue interact only through "enter at least
 ``min_play_s`` before exiting" and its play duration, so the best cues are a chain dynamic
-program, solved exactly in O(L·A·B) and vectorised over many orders at once (`_cue_dp`: the
+program, solved exactly in O(L·A·B) and vectorised over many orders at once (`batch_best_cues`: the
 GA's memetic step and local search call it on whole populations). In minutes mode it also picks
 the shortest prefix whose play time reaches the target. `best_cues` is its one-order form.
 
@@ -16,16 +16,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ranking.objective import Constraints, _start_times, fitness
+from ranking.objective import Constraints, fitness, start_times
 from ranking.transitions import TransitionScores
 
-__all__ = ["best_cues"]
+__all__ = ["batch_best_cues", "best_cues"]
 
 _NEG = -np.inf
 
 
-def _cue_dp(s: TransitionScores, c: Constraints, orders: np.ndarray, *, decode: bool
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def batch_best_cues(s: TransitionScores, c: Constraints, orders: np.ndarray, *, decode: bool
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best exit/entry cue per position for P fixed orders (P, L), vectorised over P.
 
     State: the entry cue of the song at position k. ``V[k][b]`` is the best score of the
@@ -37,7 +37,7 @@ def _cue_dp(s: TransitionScores, c: Constraints, orders: np.ndarray, *, decode: 
     p_n, L = orders.shape
     rows = np.arange(p_n)[:, None]
     xt, nt = s.exit_times, s.entry_times
-    start = _start_times(s, c, orders[:, 0])
+    start = start_times(s, c, orders[:, 0])
     x0 = xt[orders[:, 0]]
     ok0 = (x0 - start[:, None] >= c.min_play_s) & (x0 >= c.first_min_exit)
     w = np.where(ok0, 0.0, _NEG)
@@ -97,6 +97,6 @@ def best_cues(scores: TransitionScores, constraints: Constraints, order: Sequenc
               ) -> tuple[list[int], list[int], float]:
     """The best (exit cues, entry cues) for a fixed order of songs, and the plan's fitness."""
     o = np.asarray(order, dtype=np.int64)[None, :]
-    ex, en, _ = _cue_dp(scores, constraints, o, decode=False)
+    ex, en, _ = batch_best_cues(scores, constraints, o, decode=False)
     exits, entries = ex[0, :-1].tolist(), en[0, 1:].tolist()
     return exits, entries, fitness(scores, constraints, order, exits, entries)

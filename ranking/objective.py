@@ -8,9 +8,10 @@ exit cue. `fitness` is a pure function of the tensor, the constraints and a plan
 constraint costs `PENALTY` so that every feasible plan beats every infeasible one.
 `violations` says in words what a plan breaks; `solution_from` packages a plan as a `Solution`.
 
-`_batch_fitness` scores many plans at once (the GA's population, in `ranking.sequencer`);
+`batch_fitness` scores many plans at once (the GA's population, in `ranking.sequencer`);
 `fitness` and `plan_duration` are its one-plan forms, so the GA, the cue dynamic program
-(`ranking.cues`) and the reference solvers (`ranking.solvers`) all judge a plan the same way.
+(`ranking.cues`) and the reference solvers (`ranking.solvers`) all judge a plan the same way;
+`start_times` (where a plan's first song starts) is shared with them for the same reason.
 
 Pure numpy: no search here (that is `ranking.sequencer`, `ranking.cues`, `ranking.solvers`), no
 DEAP; never imports `radio` or `server`.
@@ -26,8 +27,8 @@ import numpy as np
 
 from ranking.transitions import TransitionScores
 
-__all__ = ["FLOOR", "PENALTY", "Constraints", "Solution", "fitness", "plan_duration",
-           "solution_from", "violations"]
+__all__ = ["FLOOR", "PENALTY", "Constraints", "Solution", "batch_fitness", "fitness",
+           "plan_duration", "solution_from", "start_times", "violations"]
 
 PENALTY = 1.0e4  # per violated constraint (and per minute short of a minutes target)
 FLOOR = -100.0  # a missing cue's junction counts this much in an infeasible plan's fitness
@@ -99,7 +100,7 @@ class Solution:
 
 # -- plan arithmetic ----------------------------------------------------------------------------
 
-def _start_times(s: TransitionScores, c: Constraints, first_tracks: np.ndarray) -> np.ndarray:
+def start_times(s: TransitionScores, c: Constraints, first_tracks: np.ndarray) -> np.ndarray:
     """Seconds into each of ``first_tracks`` where it starts when it opens a plan: the fixed
     first song's entry cue ``c.first_entry`` when one is set, else the track's audible start.
 
@@ -111,9 +112,9 @@ def _start_times(s: TransitionScores, c: Constraints, first_tracks: np.ndarray) 
     return np.asarray(s.starts[first_tracks], dtype=np.float64)
 
 
-def _batch_fitness(s: TransitionScores, c: Constraints, orders: np.ndarray,
-                   exit_pos: np.ndarray, entry_pos: np.ndarray, *, decode: bool
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def batch_fitness(s: TransitionScores, c: Constraints, orders: np.ndarray,
+                  exit_pos: np.ndarray, entry_pos: np.ndarray, *, decode: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fitness of P plans given per position: orders, exit cue, entry cue (all (P, L) int).
 
     The exit cue of the last position and the entry cue of the first are ignored. With
@@ -128,7 +129,7 @@ def _batch_fitness(s: TransitionScores, c: Constraints, orders: np.ndarray,
     tn = s.entry_times[orders, np.clip(entry_pos, 0, s.entry_times.shape[1] - 1)]
     bad_idx = (exit_pos < 0) | (exit_pos >= s.exit_times.shape[1]) | (entry_pos < 0) | (
         entry_pos >= s.entry_times.shape[1])
-    tn[:, 0] = _start_times(s, c, orders[:, 0])
+    tn[:, 0] = start_times(s, c, orders[:, 0])
     bad_idx[:, 0] = (exit_pos[:, 0] < 0) | (exit_pos[:, 0] >= s.exit_times.shape[1])
     ends = s.ends[orders]
     # duration if the plan stopped after position k (that song plays to its end)
@@ -199,7 +200,7 @@ def fitness(scores: TransitionScores, constraints: Constraints, order: Sequence[
     if len(exit_cues) != len(order) - 1 or len(entry_cues) != len(order) - 1:
         raise ValueError(f"{len(order)} songs need {len(order) - 1} exit and entry cues")
     o, ex, en = _positional(order, exit_cues, entry_cues)
-    fit = _batch_fitness(scores, constraints, o, ex, en, decode=False)[0]
+    fit = batch_fitness(scores, constraints, o, ex, en, decode=False)[0]
     repeats = len(order) - len(set(order)) + len(set(order) & constraints.exclude)
     return float(fit[0]) - PENALTY * repeats
 
@@ -222,7 +223,7 @@ def violations(scores: TransitionScores, constraints: Constraints, order: Sequen
         for d in range(1, c.artist_gap):
             if k - d >= 0 and arts[k] >= 0 and arts[k] == arts[k - d]:
                 out.append(f"artist {arts[k]} twice within {c.artist_gap} songs at {k - off}")
-    enter = [float(_start_times(s, c, np.asarray(order[:1]))[0]) if order else 0.0]
+    enter = [float(start_times(s, c, np.asarray(order[:1]))[0]) if order else 0.0]
     for k, (a, b) in enumerate(zip(exit_cues, entry_cues, strict=True)):
         i, j = order[k], order[k + 1]
         ok = 0 <= a < s.exit_times.shape[1] and 0 <= b < s.entry_times.shape[1]
@@ -248,7 +249,7 @@ def plan_duration(scores: TransitionScores, constraints: Constraints, order: Seq
                   exit_cues: Sequence[int], entry_cues: Sequence[int]) -> float:
     """Seconds of music: each song from its entry (or start) to its exit (or end)."""
     o, ex, en = _positional(order, exit_cues, entry_cues)
-    return float(_batch_fitness(scores, constraints, o, ex, en, decode=False)[2][0])
+    return float(batch_fitness(scores, constraints, o, ex, en, decode=False)[2][0])
 
 
 def solution_from(scores: TransitionScores, constraints: Constraints, order: Sequence[int],

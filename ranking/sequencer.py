@@ -35,11 +35,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from deap import base, tools
 
-from ranking.cues import _cue_dp
+from ranking.cues import batch_best_cues
 from ranking.objective import (
     Constraints,
     Solution,
-    _batch_fitness,
+    batch_fitness,
     fitness,
     plan_duration,
     solution_from,
@@ -163,7 +163,7 @@ class _Search:
         if not pop:
             return
         o = self.orders(pop)
-        ex, en, m = _cue_dp(self.s, self.c, o, decode=True)
+        ex, en, m = batch_best_cues(self.s, self.c, o, decode=True)
         for g, row, e, n_, mm in zip(pop, o, ex, en, m, strict=True):
             g.exits[row[: mm - 1]] = e[: mm - 1]
             g.entries[row[1:mm]] = n_[1:mm]
@@ -172,7 +172,7 @@ class _Search:
         o = self.orders(pop)
         ex = np.stack([g.exits for g in pop])[np.arange(len(pop))[:, None], o]
         en = np.stack([g.entries for g in pop])[np.arange(len(pop))[:, None], o]
-        fit = _batch_fitness(self.s, self.c, o, ex, en, decode=True)[0]
+        fit = batch_fitness(self.s, self.c, o, ex, en, decode=True)[0]
         for g, f in zip(pop, fit, strict=True):
             g.fitness.values = (float(f),)
         self.evaluations += len(pop)
@@ -181,7 +181,7 @@ class _Search:
         o = self.orders([g])
         ex = g.exits[o[0]][None, :]
         en = g.entries[o[0]][None, :]
-        m = int(_batch_fitness(self.s, self.c, o, ex, en, decode=True)[1][0])
+        m = int(batch_fitness(self.s, self.c, o, ex, en, decode=True)[1][0])
         order = o[0, :m].tolist()
         return order, ex[0, : m - 1].tolist(), en[0, 1:m].tolist()
 
@@ -237,8 +237,8 @@ class _Search:
             tracks = self.free[perms[:, : self.head]]
             if self.lead:
                 tracks = np.concatenate([np.full((len(perms), 1), self.lead[0]), tracks], 1)
-            ex, en, _ = _cue_dp(self.s, self.c, tracks, decode=True)
-            fit = _batch_fitness(self.s, self.c, tracks, ex, en, decode=True)[0]
+            ex, en, _ = batch_best_cues(self.s, self.c, tracks, decode=True)
+            fit = batch_fitness(self.s, self.c, tracks, ex, en, decode=True)[0]
             self.evaluations += len(perms)
             k = int(fit.argmax())
             if not fit[k] > cur + 1e-9:
@@ -333,7 +333,7 @@ def sequence(scores: TransitionScores, constraints: Constraints,
         if constraints.n_songs is not None:
             order = order[: search.length]
         o = np.asarray(order, np.int64)[None, :]
-        ex, en, m = _cue_dp(scores, constraints, o, decode=True)
+        ex, en, m = batch_best_cues(scores, constraints, o, decode=True)
         mm = int(m[0])
         return solution_from(scores, constraints, order[:mm], ex[0, : mm - 1].tolist(),
                              en[0, 1:mm].tolist(),

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.objective import Constraints, Solution, _start_times, fitness, solution_from
+from ranking.objective import Constraints, Solution, fitness, solution_from
+from ranking.objective import start_times as _start_times
 from ranking.transitions import TransitionScores
 
 __all__ = ["EXACT_MAX", "exact", "greedy", "random_plan"]

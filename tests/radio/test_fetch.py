@@ -80,16 +80,16 @@ def test_missing_deb_runs_apt_update_once(tmp_path: Path,
 
     monkeypatch.setattr(fetch_apt, "_run", fake_run)
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    deb, downloaded = fetch_apt._find_or_download("asc-music", tmp_path, fetch_apt._AptUpdater(),
-                                                  lambda _m: None)
+    deb, downloaded = fetch_apt.find_or_download("asc-music", tmp_path, fetch_apt.AptUpdater(),
+                                                 lambda _m: None)
     assert downloaded and deb.name == "asc-music_1.3-6_all.deb"
     assert [c[:2] for c in calls] == [["apt-get", "download"], ["apt-get", "update"],
                                       ["apt-get", "download"]]
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     calls.clear()
     with pytest.raises(FetchError, match="sudo apt-get update"):
-        fetch_apt._find_or_download("nexuiz-music", tmp_path, fetch_apt._AptUpdater(),
-                                    lambda _m: None)
+        fetch_apt.find_or_download("nexuiz-music", tmp_path, fetch_apt.AptUpdater(),
+                                   lambda _m: None)
 
 
 def test_unknown_names_are_clear_errors(tmp_path: Path) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from radio.errors import ConfigError, RadioError
-from radio.live_plan import _Tail, retry_locked
+from radio.live_plan import PlanTail, retry_locked
 
 
 def test_tail_view_follows_the_list_as_it_grows_and_replaces_its_first_element() -> None:
     base = [10, 11, 12]
-    tail = _Tail(lambda: base, 1, lambda x: x * 100)
+    tail = PlanTail(lambda: base, 1, lambda x: x * 100)
     assert len(tail) == 2 and tail[0] == 1100 and tail[1] == 12 and tail[-1] == 12
     seen = []
     for x in tail:  # the list grows while it is read, as a station's plan does
