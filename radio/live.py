@@ -136,6 +136,7 @@ class LiveStation(PacerMixin):
         self._t0: float | None = None  # monotonic time of station frame 0
         self._onair: list[OnAir] = []
         self._history: list[tuple[OnAir, float]] = []  # (item, wall time it went on air)
+        self._unlogged: list[tuple[OnAir, float]] = []  # the same, not in the play log yet
         # (transition index, first frame, end frame) of the latest junction rendered: the item
         # after it counts as on air from its middle (`_marker`)
         self._last_junction: tuple[int, int, int] | None = None

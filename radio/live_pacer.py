@@ -5,7 +5,8 @@ Station time counts frames at ``SR`` from the first rendered sample; the **live 
 encoder (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + encode_lead_s`` of
 the live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
 `Segment`s (`radio.encode.mp3_frame_sizes` finds them), logs each song as it goes on air
-(`radio.listeners.record_play`), and holds the clock when rendering fell behind (counted in
+(`radio.listeners.record_play`; a database error is logged and the play written with the next
+one, never stopping the stream), and holds the clock when rendering fell behind (counted in
 ``stall_s``) instead of skipping audio. Rendered audio waits for it as 16-bit PCM (`to_i16`).
 
 `PacerMixin` is not an object of its own: `LiveStation` inherits these methods, and the
@@ -20,11 +21,13 @@ callable).
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +35,7 @@ import numpy as np
 from radio.config import Settings
 from radio.encode import Encoder, mp3_frame_sizes
 from radio.errors import RadioError
-from radio.live_plan import StationLike
+from radio.live_plan import StationLike, retry_locked
 
 if TYPE_CHECKING:
     from radio.live import LiveConfig, LiveStats, OnAir
@@ -87,6 +90,7 @@ class PacerMixin:
     _t0: float | None
     _onair: list[OnAir]
     _history: list[tuple[OnAir, float]]
+    _unlogged: list[tuple[OnAir, float]]
 
     # -- time ----------------------------------------------------------------------------
     def _position(self) -> float:
@@ -157,28 +161,48 @@ class PacerMixin:
                     self.stats.stall_s += gap
 
     def _log_plays(self, live: float) -> None:
-        from radio.listeners import record_play
-
+        """Log the items that went on air by ``live``: the play log, and a sponsor clip's
+        impression. A database that stays locked or fails does not stop the station: the
+        failure is logged, and the plays not written wait for the next item to go on air
+        (the pacer thread alone reads and writes ``_unlogged``)."""
         frame = round(live * SR)
         with self._lock:
-            due = [e for e in self._onair if not e.logged and e.on_air_frame <= frame]
-            for e in due:
+            went = [(e, time.time()) for e in self._onair
+                    if not e.logged and e.on_air_frame <= frame]
+            for e, _ in went:
                 e.logged = True
-                self._history.append((e, time.time()))
-        for e in due:
-            if self.log_plays:
-                record_play(self.settings, station=self.station.id, listener=self.listener,
-                            item_kind=e.item.kind, ref=e.item.ref, started_at=time.time(),
-                            junction_probability=e.probability)
-                if e.item.kind == "sponsor":
-                    self._impression(e.index)
+            self._history += went
+        if went and self.log_plays:
+            self._unlogged += went
+            self._write_plays()
 
-    def _impression(self, index: int) -> None:
-        """A sponsor clip went on air: its impression counts toward caps and reports."""
+    def _write_plays(self) -> None:
+        """Write ``_unlogged`` to the play log, oldest first, until done or one fails."""
+        from radio.listeners import record_play
+
+        while self._unlogged:
+            e, at = self._unlogged[0]
+            try:
+                retry_locked(partial(
+                    record_play, self.settings, station=self.station.id, listener=self.listener,
+                    item_kind=e.item.kind, ref=e.item.ref, started_at=at,
+                    junction_probability=e.probability))
+            except (RadioError, sqlite3.Error):
+                log.exception("station %s: %d plays not logged yet; tried again when the next "
+                              "item goes on air", self.station.id, len(self._unlogged))
+                return
+            del self._unlogged[0]
+            if e.item.kind == "sponsor":
+                self._impression(e.index, at)
+
+    def _impression(self, index: int, at: float) -> None:
+        """A sponsor clip went on air at ``at``: its impression counts toward caps and
+        reports."""
         from radio.sponsor_plans import record_played
 
         try:
-            record_played(self.settings, self.station.plan, index, listener=self.listener)
-        except RadioError:
+            retry_locked(partial(record_played, self.settings, self.station.plan, index,
+                                 listener=self.listener, at=at))
+        except (RadioError, sqlite3.Error):
             log.exception("station %s: impression of item %d not recorded", self.station.id,
                           index)

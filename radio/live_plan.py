@@ -12,6 +12,7 @@ It never plans (the station does), never renders and never keeps state of its ow
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
@@ -68,12 +69,14 @@ def retry_locked(fn: Callable[[], T], *, tries: int = 5) -> T:
     In WAL mode SQLite answers "locked" at once, without waiting out the busy timeout, when a
     transaction that read must turn into a write after another connection committed in
     between (SQLITE_BUSY_SNAPSHOT), e.g. the play log's. The race is brief, so a few retries
-    make station planning under load reliable.
+    make station planning under load reliable. SQLite says it in a `RadioError` when a store
+    is opened (`radio.store_schema.open_library`) and as its own ``sqlite3.OperationalError``
+    when a later write fails (`radio.listeners.record_play`).
     """
     for attempt in range(tries):
         try:
             return fn()
-        except RadioError as exc:
+        except (RadioError, sqlite3.OperationalError) as exc:
             if "locked" not in str(exc) or attempt == tries - 1:
                 raise
             time.sleep(0.02 * (attempt + 1))

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ranking.objective import Constraints, Solution, fitness, solution_from
-from ranking.objective import start_times as _start_times
+from ranking.objective import Constraints, Solution, fitness, solution_from, start_times
 from ranking.transitions import TransitionScores
 
 __all__ = ["EXACT_MAX", "exact", "greedy", "random_plan"]
@@ -40,7 +39,7 @@ def _walk(s: TransitionScores, c: Constraints, first: int,
     junction, or a random one."""
     order, exits, entries = [first], [], []
     used = set(c.exclude) | {first}
-    enter, played = float(_start_times(s, c, np.array([first]))[0]), 0.0
+    enter, played = float(start_times(s, c, np.array([first]))[0]), 0.0
     while True:
         i = order[-1]
         if c.n_songs is not None and len(order) >= c.n_songs:
@@ -106,11 +105,40 @@ def random_plan(scores: TransitionScores, constraints: Constraints, *, seed: int
     return solution_from(scores, c, order, ex, en, stats={"solver": "random", "seed": seed})
 
 
+def _infeasible(s: TransitionScores, c: Constraints, first_ok: np.ndarray) -> ValueError:
+    """The error for candidates ``s`` (already narrowed to `exact`'s) on which no plan meets
+    ``c``; ``first_ok`` marks those that may open it. It names the artist gap when counting
+    the artists alone proves it cannot be kept, else the constraints that remain."""
+    n, m = s.n, c.n_songs
+    known = s.artists[s.artists >= 0]
+    if c.artist_gap == 2 and known.size:
+        artists, counts = np.unique(known, return_counts=True)
+        top = int(counts.argmax())
+        others = n - int(counts[top])
+        # no two of the top artist in a row: at most one more of them than of the rest, and
+        # only when one of them may open the plan
+        opens = bool((first_ok & (s.artists == artists[top])).any())
+        longest = min(n, 2 * others + int(opens))
+        if m is not None and m > longest:
+            return ValueError(
+                f"no plan of {m} songs keeps artist_gap=2: {counts[top]} of the {n} candidates "
+                f"are by one artist (code {artists[top]}), so at most {longest} can play "
+                "without two of theirs in a row; ask for fewer songs, a smaller artist_gap or "
+                "more artists")
+    playhead = f", the first song exiting after {c.first_min_exit} s" if c.first_min_exit else ""
+    return ValueError(
+        f"no plan of {m} of these {n} candidates meets the constraints: no order and cues keep "
+        f"artist_gap={c.artist_gap} and play every song at least {c.min_play_s} s between its "
+        f"entry and exit{playhead}; ask for fewer songs or relax the constraints")
+
+
 def exact(scores: TransitionScores, constraints: Constraints) -> Solution:
     """The optimal plan by Held-Karp over (songs played, last song, its entry cue).
 
     Raises ValueError beyond `EXACT_MAX` candidates, for a minutes target, or for an artist gap
-    above 2 (those need more state than this reference carries).
+    above 2 (those need more state than this reference carries), and when no plan meets the
+    constraints: there is no optimum to return (`greedy` and `ranking.sequencer.sequence` return
+    their best plan with its `Solution.violations` instead).
     """
     c = constraints
     c.check(scores.n)
@@ -134,7 +162,7 @@ def exact(scores: TransitionScores, constraints: Constraints) -> Solution:
     h_ptr = np.zeros((size, n, b_n), np.int64)  # previous (song * A + exit cue)
     w = np.full((size, n, a_n), -np.inf)  # best value, song j leaving at exit cue a
     w_ptr = np.zeros((size, n, a_n), np.int64)  # its entry cue
-    start = _start_times(scores, c, np.array(cands))  # a fixed first song's only is read
+    start = start_times(scores, c, np.array(cands))  # a fixed first song's only is read
     first_ok = np.ones(n, bool) if c.first is None else np.arange(n) == 0
     if c.artist_gap == 2 and c.recent_artists:
         first_ok &= ~((s.artists == c.recent_artists[-1]) & (s.artists >= 0))
@@ -165,10 +193,14 @@ def exact(scores: TransitionScores, constraints: Constraints) -> Solution:
     end_ok = s.ends[:, None] - s.entry_times >= c.min_play_s  # (n, B)
     if m == 1:
         vals = np.where(first_ok & (s.ends - start >= c.min_play_s), 0.0, -np.inf)
+        if not np.isfinite(vals).any():
+            raise _infeasible(s, c, first_ok)
         return solution_from(scores, c, [cands[int(vals.argmax())]], [], [],
                              stats={"solver": "exact"})
     full = np.flatnonzero(popcount == m)
     final = np.where(end_ok[None], h[full], -np.inf)  # (M, n, B)
+    if not np.isfinite(final).any():  # the back-pointers below would lead nowhere
+        raise _infeasible(s, c, first_ok)
     mi, j, b = (int(x) for x in np.unravel_index(int(final.argmax()), final.shape))
     mask = int(full[mi])
     order: list[int] = [j]

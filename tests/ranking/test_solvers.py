@@ -1,5 +1,7 @@
 """The solvers and the objective on where a fixed first song starts (`Constraints.first_entry`):
-by hand, on an instance where entering the first song at a late cue rules out its best exit."""
+by hand, on an instance where entering the first song at a late cue rules out its best exit.
+And on an instance no plan satisfies: `exact` says why, the others return a plan that says what
+it breaks."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from ranking.objective import Constraints, Solution, violations
 from ranking.sequencer import GAConfig, sequence
 from ranking.solvers import exact, greedy, random_plan
 from ranking.transitions import TransitionScores
+from tests.ranking.conftest import scores_of
 
 
 def late_entry() -> TransitionScores:
@@ -50,3 +53,40 @@ def test_random_plans_never_exit_the_first_song_before_its_entry_cue() -> None:
     plans = [random_plan(s, c, seed=k) for k in range(10)]
     assert all(p.feasible and p.exit_cues == (1,) for p in plans)
     assert violations(s, c, (0, 1), (0,), (0,)) == ["song 0 plays less than 15.0 s"]
+
+
+def five_by_one() -> TransitionScores:
+    """Six songs, five of them by one artist: with artist_gap=2 at most three can play (A B A)."""
+    s = scores_of(6, 0, artists=3)
+    assert sorted(np.bincount(s.artists)) == [1, 5]
+    return s
+
+
+@pytest.mark.timeout(20)  # exact used to follow dead back-pointers here until memory ran out
+def test_exact_says_why_when_no_plan_meets_the_constraints() -> None:
+    s = five_by_one()
+    with pytest.raises(ValueError, match=r"4 songs keeps artist_gap=2: 5 of the 6 .* at most 3"):
+        exact(s, Constraints(n_songs=4, artist_gap=2))
+    with pytest.raises(ValueError, match=r"at most 2"):  # the song before was by that artist
+        exact(s, Constraints(n_songs=3, artist_gap=2, recent_artists=(int(s.artists[0]),)))
+    with pytest.raises(ValueError, match=r"at least 1000.0 s between its entry and exit"):
+        exact(s, Constraints(n_songs=1, artist_gap=2, min_play_s=1000.0))
+    with pytest.raises(ValueError, match=r"first song exiting after 1000.0 s"):
+        exact(s, Constraints(n_songs=3, artist_gap=2, first_min_exit=1000.0))
+    control = exact(s, Constraints(n_songs=3, artist_gap=2))
+    assert control.feasible and len(control.order) == 3
+
+
+@pytest.mark.timeout(20)
+def test_greedy_and_the_ga_return_a_plan_that_says_what_it_breaks_when_none_is_feasible(
+        ) -> None:
+    s = five_by_one()
+    c = Constraints(n_songs=4, artist_gap=2)
+    for sol in (greedy(s, c), _ga(s, c), random_plan(s, c, seed=0)):
+        assert not sol.feasible and sol.violations
+        assert sol.violations == tuple(violations(s, c, sol.order, sol.exit_cues,
+                                                  sol.entry_cues))
+    control = Constraints(n_songs=3, artist_gap=2)
+    best = exact(s, control)
+    for sol in (greedy(s, control), _ga(s, control)):
+        assert sol.feasible and sol.total == pytest.approx(best.total)

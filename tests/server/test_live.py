@@ -3,6 +3,8 @@ store that SQLite reported locked."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from radio.errors import ConfigError, RadioError
@@ -45,3 +47,12 @@ def test_retry_locked_retries_only_a_locked_database() -> None:
     with pytest.raises(RadioError, match="no such song"):
         retry_locked(broken)
     assert len(calls) == 1
+
+    def locked_write() -> str:  # a write after the open says it as SQLite's own error
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "written"
+
+    calls.clear()
+    assert retry_locked(locked_write) == "written" and len(calls) == 3
