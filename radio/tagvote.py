@@ -232,17 +232,11 @@ _COLUMNS = ("track_id", "stamp", "method", "tags", "shares", "neighbours", "crea
 def _replace_all(db: Database, rows: list[dict[str, Any]]) -> None:
     """Every stored vote replaced by ``rows`` in one transaction: a reader sees the old votes
     or the new ones, and a process killed halfway leaves the old ones."""
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(f"DELETE FROM {TABLE}")
-        marks = ", ".join("?" * len(_COLUMNS))
-        conn.executemany(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                         [tuple(r[c] for c in _COLUMNS) for r in rows])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    marks = ", ".join("?" * len(_COLUMNS))
+    with db.atomic():  # the DELETE takes the write lock first, waiting out the busy timeout
+        db.execute(f"DELETE FROM {TABLE}")
+        db.conn.executemany(f"INSERT INTO {TABLE} ({', '.join(_COLUMNS)}) VALUES ({marks})",
+                            [tuple(r[c] for c in _COLUMNS) for r in rows])
 
 
 def update_tag_votes(settings: Settings, *, k: int = K, min_share: float = MIN_SHARE,
