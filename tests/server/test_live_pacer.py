@@ -155,7 +155,9 @@ def test_a_library_locked_for_long_does_not_hold_up_the_audio(
         _wait(live, lambda: len(live.history()) == 2, timeout=20.0)  # Bob's went on air
         heard = len(segments)
         _wait(live, lambda: len(segments) > heard + 5, timeout=5.0)
-        assert live.stats.stall_s < 1.0  # the clock was not held: nothing waited on SQLite
+        # one busy wait on the pacer would hold the clock 10 s: well short of that, rendering
+        # on a loaded machine may still stall a little
+        assert live.stats.stall_s < 5.0
         assert listeners.plays(settings, station="flaky") == []  # still locked
     finally:
         other.execute("ROLLBACK")
