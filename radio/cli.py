@@ -50,7 +50,8 @@ __all__ = ["cli", "main"]
 
 class _RadioGroup(click.Group):
     """Turns a `RadioError` (or the model's `RankingError`: a checkpoint that will not load, a
-    clip too short) from any command into click's one-line error and exit 1."""
+    clip too short, constraints no plan can meet) from any command into click's one-line error
+    and exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -11,8 +11,9 @@
 - the **pacer** thread owns the station clock. Every tick it feeds the persistent MP3 encoder
   (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + encode_lead_s`` of the
   live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
-  `Segment`s, logs each song as it goes on air (`radio.listeners.record_play`), and holds the
-  clock when rendering fell behind (counted in ``stall_s``) instead of skipping audio.
+  `Segment`s, hands each song as it goes on air to the play log's writer thread
+  (`radio.live_plays`: the pacer never waits for the database), and holds the clock when
+  rendering fell behind (counted in ``stall_s``) instead of skipping audio.
 
 Station time: frame 0 is the first rendered sample; the **live point** is ``now - t0`` seconds.
 A listener joining now starts there. Audio before ``encoded_end`` is committed (it is in the
@@ -53,6 +54,7 @@ from radio.config import Settings
 from radio.errors import RadioError
 from radio.live_pacer import SR, PacerMixin, Segment, to_f32, to_i16
 from radio.live_plan import PlanTail, StationLike, retry_locked
+from radio.live_plays import PlayWriter
 from radio.plan import Plan, PlanItem, Transition
 from radio.render import RenderConfig, beats_from_store, render
 from radio.sponsor_plans import with_sponsor_beats
@@ -77,6 +79,7 @@ class LiveConfig:
     splice_fade_s: float = 0.02  # crossfade of the exact splice (same audio on both sides)
     tick_s: float = 0.05
     bitrate: int = 192
+    log_retry_s: float = 10.0  # a play the database refused is tried again this much later
 
 
 @dataclass
@@ -136,7 +139,9 @@ class LiveStation(PacerMixin):
         self._t0: float | None = None  # monotonic time of station frame 0
         self._onair: list[OnAir] = []
         self._history: list[tuple[OnAir, float]] = []  # (item, wall time it went on air)
-        self._unlogged: list[tuple[OnAir, float]] = []  # the same, not in the play log yet
+        # ... handed to the thread that writes them to the play log
+        self._plays = PlayWriter(settings, station, listener=listener,
+                                 retry_s=self.cfg.log_retry_s)
         # (transition index, first frame, end frame) of the latest junction rendered: the item
         # after it counts as on air from its middle (`_marker`)
         self._last_junction: tuple[int, int, int] | None = None
@@ -158,14 +163,18 @@ class LiveStation(PacerMixin):
             t.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop both threads and the encoder; idempotent."""
+        """Stop both threads and the encoder, and write the plays still queued, within about
+        ``timeout`` seconds; idempotent. Plays that cannot be written by then are logged
+        (`radio.live_plays.PlayWriter.close`)."""
+        end = time.monotonic() + timeout
         self._stop.set()
         with self._lock:
             self._lock.notify_all()
         for t in self._threads:
             if t.is_alive() and t is not threading.current_thread():
-                t.join(timeout)
+                t.join(max(end - time.monotonic(), 0.0))
         self._planner.shutdown(wait=False, cancel_futures=True)
+        self._plays.close(max(end - time.monotonic(), 0.0))
         if self.state != "failed":
             self.state = "stopped"
 

@@ -4,9 +4,9 @@ Station time counts frames at ``SR`` from the first rendered sample; the **live 
 ``now - t0`` seconds. The pacer thread owns that clock. Every tick it feeds the persistent MP3
 encoder (`radio.encode.Encoder`) with the PCM due within ``release_ahead_s + encode_lead_s`` of
 the live point and hands the whole MP3 frames due within ``release_ahead_s`` to ``publish`` as
-`Segment`s (`radio.encode.mp3_frame_sizes` finds them), logs each song as it goes on air
-(`radio.listeners.record_play`; a database error is logged and the play written with the next
-one, never stopping the stream), and holds the clock when rendering fell behind (counted in
+`Segment`s (`radio.encode.mp3_frame_sizes` finds them), hands each song to the play log's own
+writer thread as it goes on air (`radio.live_plays`: a locked or failing database never holds
+up or stops the stream), and holds the clock when rendering fell behind (counted in
 ``stall_s``) instead of skipping audio. Rendered audio waits for it as 16-bit PCM (`to_i16`).
 
 `PacerMixin` is not an object of its own: `LiveStation` inherits these methods, and the
@@ -20,29 +20,22 @@ callable).
 
 from __future__ import annotations
 
-import logging
-import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from radio.config import Settings
 from radio.encode import Encoder, mp3_frame_sizes
-from radio.errors import RadioError
-from radio.live_plan import StationLike, retry_locked
 
 if TYPE_CHECKING:
     from radio.live import LiveConfig, LiveStats, OnAir
+    from radio.live_plays import PlayWriter
 
 __all__ = ["SR", "PacerMixin", "Segment", "to_f32", "to_i16"]
-
-log = logging.getLogger("radio.live")  # these are `LiveStation`'s methods: its logger
 
 SR = 44100
 MP3_FRAME = 1152  # samples per MPEG-1 layer III frame: the pacer accepts no other MPEG version
@@ -76,10 +69,7 @@ class PacerMixin:
     """The clock and the pacer thread of `radio.live.LiveStation` (see the module doc)."""
 
     cfg: LiveConfig
-    settings: Settings
-    station: StationLike
     publish: Callable[[Segment], None]
-    listener: str | None
     log_plays: bool
     stats: LiveStats
     _lock: threading.Condition
@@ -90,7 +80,7 @@ class PacerMixin:
     _t0: float | None
     _onair: list[OnAir]
     _history: list[tuple[OnAir, float]]
-    _unlogged: list[tuple[OnAir, float]]
+    _plays: PlayWriter
 
     # -- time ----------------------------------------------------------------------------
     def _position(self) -> float:
@@ -161,10 +151,9 @@ class PacerMixin:
                     self.stats.stall_s += gap
 
     def _log_plays(self, live: float) -> None:
-        """Log the items that went on air by ``live``: the play log, and a sponsor clip's
-        impression. A database that stays locked or fails does not stop the station: the
-        failure is logged, and the plays not written wait for the next item to go on air
-        (the pacer thread alone reads and writes ``_unlogged``)."""
+        """Log the items that went on air by ``live``: in the history, and handed to the play
+        log's writer thread (`radio.live_plays.PlayWriter`), which writes them and a sponsor
+        clip's impression. The pacer never waits for the database."""
         frame = round(live * SR)
         with self._lock:
             went = [(e, time.time()) for e in self._onair
@@ -173,36 +162,4 @@ class PacerMixin:
                 e.logged = True
             self._history += went
         if went and self.log_plays:
-            self._unlogged += went
-            self._write_plays()
-
-    def _write_plays(self) -> None:
-        """Write ``_unlogged`` to the play log, oldest first, until done or one fails."""
-        from radio.listeners import record_play
-
-        while self._unlogged:
-            e, at = self._unlogged[0]
-            try:
-                retry_locked(partial(
-                    record_play, self.settings, station=self.station.id, listener=self.listener,
-                    item_kind=e.item.kind, ref=e.item.ref, started_at=at,
-                    junction_probability=e.probability))
-            except (RadioError, sqlite3.Error):
-                log.exception("station %s: %d plays not logged yet; tried again when the next "
-                              "item goes on air", self.station.id, len(self._unlogged))
-                return
-            del self._unlogged[0]
-            if e.item.kind == "sponsor":
-                self._impression(e.index, at)
-
-    def _impression(self, index: int, at: float) -> None:
-        """A sponsor clip went on air at ``at``: its impression counts toward caps and
-        reports."""
-        from radio.sponsor_plans import record_played
-
-        try:
-            retry_locked(partial(record_played, self.settings, self.station.plan, index,
-                                 listener=self.listener, at=at))
-        except (RadioError, sqlite3.Error):
-            log.exception("station %s: impression of item %d not recorded", self.station.id,
-                          index)
+            self._plays.add(went)

@@ -1,9 +1,10 @@
 """The bridge between the library and `ranking.sequencer`: songs in, plan items out.
 
 `candidates` turns a pool's tracks into the sequencer's `ranking.transitions.Candidate` rows,
-with their exit and entry cue vectors from the FAISS cue index (`radio embed` builds it); a song
-without vectors is set aside in ``dropped``. `to_plan` turns a sequencer `Solution` over those rows
-back into `radio.plan` items and transitions, and chooses each junction's overlap length.
+with their exit and entry cue vectors from the FAISS cue index (`radio embed` builds it), as a
+`CandidateSet`; a song without vectors is set aside in its ``dropped``. `to_plan` turns a
+sequencer `Solution` over those rows back into `radio.plan` items and transitions, and chooses
+each junction's overlap length.
 
 `radio.stations` uses both, for one finite plan and for endless stations. This module decides
 nothing about what to sequence (pools, constraints, how far ahead, when to replan: that is
@@ -28,12 +29,13 @@ from ranking.index import CueIndex
 from ranking.objective import Solution
 from ranking.transitions import Candidate, key_relation, tempo_ratio
 
-__all__ = ["candidates", "load_cue_index", "to_plan"]
+__all__ = ["CandidateSet", "candidates", "load_cue_index", "to_plan"]
 
 
 @dataclass(frozen=True)
-class _Library:
-    """The pool's songs as the sequencer sees them (rows of ``candidates``)."""
+class CandidateSet:
+    """The pool's songs as the sequencer sees them: ``tracks[i]`` is row ``i`` of
+    ``candidates`` (and of the score tensor built from them)."""
 
     tracks: list[Track]
     candidates: list[Candidate]
@@ -46,7 +48,7 @@ def load_cue_index(settings: Settings, model: ContinuationModel) -> CueIndex:
 
 
 def candidates(settings: Settings, tracks: Sequence[Track], *, model: ContinuationModel,
-               index: CueIndex | None = None) -> _Library:
+               index: CueIndex | None = None) -> CandidateSet:
     """Sequencer candidates for ``tracks`` from the cue index (`radio embed` builds it)."""
     index = index or load_cue_index(settings, model)
     kept, out, dropped = [], [], []
@@ -71,7 +73,7 @@ def candidates(settings: Settings, tracks: Sequence[Track], *, model: Continuati
                 entry_times=np.array([x for _, x in entries]),
                 start=t.audible_start, end=t.audible_end, artist=t.artist, tempo=t.tempo,
                 camelot=t.camelot, lufs=t.lufs))
-    return _Library(kept, out, dropped)
+    return CandidateSet(kept, out, dropped)
 
 
 def _overlap_beats(ratio: float, a: Track, b: Track, exit_time: float) -> int:
@@ -89,7 +91,7 @@ def _item(t: Track, entry: float, exit_: float) -> PlanItem:
                     beat_confidence=t.tempo_confidence, lufs=t.lufs)
 
 
-def to_plan(sol: Solution, lib: _Library, *, station: str, first_time: float | None = None
+def to_plan(sol: Solution, lib: CandidateSet, *, station: str, first_time: float | None = None
             ) -> tuple[list[PlanItem], list[Transition]]:
     """Items and transitions of a sequencer solution over ``lib``'s candidates."""
     items: list[PlanItem] = []

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-from sqlite_utils.db import Table
+from sqlite_utils.db import Database, Table
 
 from radio.config import Settings
 from radio.errors import ConfigError, NotFound, RadioError
@@ -71,6 +71,13 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def database(self) -> Database:
+        """The store's open connection, for a module that keeps a table of its own in
+        ``library.db`` (`radio.tagvote`) and works beside the store in one call: one
+        connection, not two. It never touches the store's tables through it."""
+        return self._db
 
     def __enter__(self) -> Store:
         return self

@@ -247,25 +247,22 @@ def update_tag_votes(settings: Settings, *, k: int = K, min_share: float = MIN_S
     whole table in one transaction, one after the other, so neither fails.
     """
     with _UPDATE_LOCK, Store(settings) as store:
+        db = store.database  # the votes' table, on the store's own connection
         stamp = _stamp(store.tracks(), settings, k, min_share)
-        db = _db(settings)
-        try:
-            stored = {r[0] for r in db.execute(f"SELECT DISTINCT stamp FROM {TABLE}")}
-            if not force and stored == {stamp}:
-                return _read(db)
-            votes = compute_votes(settings, store, k=k, min_share=min_share)
-            now = datetime.now(UTC).isoformat(timespec="seconds")
-            rows = [{"track_id": v.track_id, "stamp": stamp, "method": v.method,
-                     "tags": json.dumps(list(v.tags)), "shares": json.dumps(v.shares),
-                     "neighbours": json.dumps([asdict(n) for n in v.neighbours]),
-                     "created_at": now} for v in votes]
-            if not rows:  # an all-tagged library keeps one marker row, so it is not redone
-                rows = [{"track_id": 0, "stamp": stamp, "method": "none", "tags": "[]",
-                         "shares": "{}", "neighbours": "[]", "created_at": now}]
-            _replace_all(db, rows)
-            return {v.track_id: v for v in votes}
-        finally:
-            db.close()
+        stored = {r[0] for r in db.execute(f"SELECT DISTINCT stamp FROM {TABLE}")}
+        if not force and stored == {stamp}:
+            return _read(db)
+        votes = compute_votes(settings, store, k=k, min_share=min_share)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        rows = [{"track_id": v.track_id, "stamp": stamp, "method": v.method,
+                 "tags": json.dumps(list(v.tags)), "shares": json.dumps(v.shares),
+                 "neighbours": json.dumps([asdict(n) for n in v.neighbours]),
+                 "created_at": now} for v in votes]
+        if not rows:  # an all-tagged library keeps one marker row, so it is not redone
+            rows = [{"track_id": 0, "stamp": stamp, "method": "none", "tags": "[]",
+                     "shares": "{}", "neighbours": "[]", "created_at": now}]
+        _replace_all(db, rows)
+        return {v.track_id: v for v in votes}
 
 
 def tag_votes(settings: Settings) -> dict[int, TagVote]:

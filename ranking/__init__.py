@@ -3,7 +3,7 @@
 Never imports `radio` or `server`.
 """
 
-from ranking.errors import ClipError, ModelLoadError, RankingError
+from ranking.errors import ClipError, ModelLoadError, PlanError, RankingError
 from ranking.inference import ContinuationModel
 from ranking.model import ModelConfig
 from ranking.objective import Constraints, Solution, fitness
@@ -18,6 +18,7 @@ __all__ = [
     "GAConfig",
     "ModelConfig",
     "ModelLoadError",
+    "PlanError",
     "RankingError",
     "SoftWeights",
     "Solution",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ClipError", "ModelLoadError", "RankingError"]
+__all__ = ["ClipError", "ModelLoadError", "PlanError", "RankingError"]
 
 
 class RankingError(Exception):
@@ -15,3 +15,9 @@ class ClipError(RankingError, ValueError):
 
 class ModelLoadError(RankingError):
     """A checkpoint is missing, corrupt or from an incompatible version."""
+
+
+class PlanError(RankingError, ValueError):
+    """The sequencing problem cannot be solved as posed: constraints that do not fit the
+    candidates, a solver asked for what it does not handle, or no plan that meets them.
+    A `ValueError` too, as it was before it had a class of its own."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ranking.errors import PlanError
 from ranking.transitions import TransitionScores
 
 __all__ = ["FLOOR", "PENALTY", "Constraints", "Solution", "batch_fitness", "fitness",
@@ -53,20 +54,21 @@ class Constraints:
     min_play_s: float = 15.0  # s: shortest stretch of a song between its entry and exit
 
     def check(self, n: int) -> None:
-        """ValueError naming the problem when these constraints cannot apply to ``n`` songs."""
+        """`PlanError` (a ValueError) naming the problem when these constraints cannot apply
+        to ``n`` songs."""
         if (self.n_songs is None) == (self.minutes is None):
-            raise ValueError("set exactly one of n_songs and minutes")
+            raise PlanError("set exactly one of n_songs and minutes")
         if self.n_songs is not None and self.n_songs < 1:
-            raise ValueError(f"n_songs must be at least 1, got {self.n_songs}")
+            raise PlanError(f"n_songs must be at least 1, got {self.n_songs}")
         if self.minutes is not None and self.minutes <= 0:
-            raise ValueError(f"minutes must be positive, got {self.minutes}")
+            raise PlanError(f"minutes must be positive, got {self.minutes}")
         if self.first is not None and not 0 <= self.first < n:
-            raise ValueError(f"first={self.first} is not one of the {n} candidates")
+            raise PlanError(f"first={self.first} is not one of the {n} candidates")
         if self.first is not None and self.first in self.exclude:
-            raise ValueError(f"first={self.first} is also excluded")
+            raise PlanError(f"first={self.first} is also excluded")
         free = n - len({i for i in self.exclude if 0 <= i < n})
         if self.n_songs is not None and self.n_songs > free:
-            raise ValueError(f"{self.n_songs} songs asked for but only {free} candidates")
+            raise PlanError(f"{self.n_songs} songs asked for but only {free} candidates")
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ def fitness(scores: TransitionScores, constraints: Constraints, order: Sequence[
     ``exit_cues[k]``/``entry_cues[k]`` are junction ``k``'s cues (``len(order) - 1`` each).
     """
     if len(exit_cues) != len(order) - 1 or len(entry_cues) != len(order) - 1:
-        raise ValueError(f"{len(order)} songs need {len(order) - 1} exit and entry cues")
+        raise PlanError(f"{len(order)} songs need {len(order) - 1} exit and entry cues")
     o, ex, en = _positional(order, exit_cues, entry_cues)
     fit = batch_fitness(scores, constraints, o, ex, en, decode=False)[0]
     repeats = len(order) - len(set(order)) + len(set(order) & constraints.exclude)

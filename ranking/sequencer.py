@@ -36,6 +36,7 @@ import numpy as np
 from deap import base, tools
 
 from ranking.cues import batch_best_cues
+from ranking.errors import PlanError
 from ranking.objective import (
     Constraints,
     Solution,
@@ -355,7 +356,7 @@ def extend(scores: TransitionScores, played: Solution, *, streamed: int, n_more:
     before ``played`` began) apply; its length is ignored.
     """
     if not 1 <= streamed <= len(played.order):
-        raise ValueError(f"streamed must be 1..{len(played.order)}, got {streamed}")
+        raise PlanError(f"streamed must be 1..{len(played.order)}, got {streamed}")
     base_c = constraints or Constraints()
     cur = played.order[streamed - 1]
     cur_entry = played.entry_cues[streamed - 2] if streamed >= 2 else played.first_entry

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ranking.errors import PlanError
 from ranking.objective import Constraints, Solution, fitness, solution_from, start_times
 from ranking.transitions import TransitionScores
 
@@ -105,7 +106,7 @@ def random_plan(scores: TransitionScores, constraints: Constraints, *, seed: int
     return solution_from(scores, c, order, ex, en, stats={"solver": "random", "seed": seed})
 
 
-def _infeasible(s: TransitionScores, c: Constraints, first_ok: np.ndarray) -> ValueError:
+def _infeasible(s: TransitionScores, c: Constraints, first_ok: np.ndarray) -> PlanError:
     """The error for candidates ``s`` (already narrowed to `exact`'s) on which no plan meets
     ``c``; ``first_ok`` marks those that may open it. It names the artist gap when counting
     the artists alone proves it cannot be kept, else the constraints that remain."""
@@ -120,13 +121,13 @@ def _infeasible(s: TransitionScores, c: Constraints, first_ok: np.ndarray) -> Va
         opens = bool((first_ok & (s.artists == artists[top])).any())
         longest = min(n, 2 * others + int(opens))
         if m is not None and m > longest:
-            return ValueError(
+            return PlanError(
                 f"no plan of {m} songs keeps artist_gap=2: {counts[top]} of the {n} candidates "
                 f"are by one artist (code {artists[top]}), so at most {longest} can play "
                 "without two of theirs in a row; ask for fewer songs, a smaller artist_gap or "
                 "more artists")
     playhead = f", the first song exiting after {c.first_min_exit} s" if c.first_min_exit else ""
-    return ValueError(
+    return PlanError(
         f"no plan of {m} of these {n} candidates meets the constraints: no order and cues keep "
         f"artist_gap={c.artist_gap} and play every song at least {c.min_play_s} s between its "
         f"entry and exit{playhead}; ask for fewer songs or relax the constraints")
@@ -135,7 +136,7 @@ def _infeasible(s: TransitionScores, c: Constraints, first_ok: np.ndarray) -> Va
 def exact(scores: TransitionScores, constraints: Constraints) -> Solution:
     """The optimal plan by Held-Karp over (songs played, last song, its entry cue).
 
-    Raises ValueError beyond `EXACT_MAX` candidates, for a minutes target, or for an artist gap
+    Raises `PlanError` beyond `EXACT_MAX` candidates, for a minutes target, or for an artist gap
     above 2 (those need more state than this reference carries), and when no plan meets the
     constraints: there is no optimum to return (`greedy` and `ranking.sequencer.sequence` return
     their best plan with its `Solution.violations` instead).
@@ -143,13 +144,13 @@ def exact(scores: TransitionScores, constraints: Constraints) -> Solution:
     c = constraints
     c.check(scores.n)
     if c.n_songs is None:
-        raise ValueError("the exact solver handles song-count targets only")
+        raise PlanError("the exact solver handles song-count targets only")
     if c.artist_gap > 2:
-        raise ValueError(f"the exact solver handles artist_gap <= 2, got {c.artist_gap}")
+        raise PlanError(f"the exact solver handles artist_gap <= 2, got {c.artist_gap}")
     cands = ([c.first] if c.first is not None else []) + [
         i for i in range(scores.n) if i not in c.exclude and i != c.first]
     if len(cands) > EXACT_MAX:
-        raise ValueError(f"{len(cands)} candidates; the exact solver stops at {EXACT_MAX}")
+        raise PlanError(f"{len(cands)} candidates; the exact solver stops at {EXACT_MAX}")
     s = scores.subset(cands)
     n, a_n, b_n, m = s.n, s.exit_times.shape[1], s.entry_times.shape[1], c.n_songs
     score = s.score.astype(np.float64)

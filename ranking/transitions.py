@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ranking.errors import PlanError
+
 __all__ = ["Candidate", "SoftWeights", "TransitionScores", "camelot_steps", "key_relation",
            "keys_compatible",
            "score_tensor", "soft_components", "tempo_ratio"]
@@ -214,7 +216,7 @@ def score_tensor(candidates: Sequence[Candidate], *, scale: float, bias: float,
     ``scale`` and ``bias`` are the model's calibration (`ContinuationModel.scale`/``.bias``).
     """
     if not candidates:
-        raise ValueError("no candidates to sequence")
+        raise PlanError("no candidates to sequence")
     w = weights or SoftWeights()
     n = len(candidates)
     a_max = max(1, max(len(c.exit_times) for c in candidates))

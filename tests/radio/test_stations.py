@@ -18,6 +18,7 @@ from radio.errors import NotFound, RadioError
 from radio.listeners import plays, record_feedback, record_play, taste
 from radio.plan import Plan
 from radio.pools import StationRequest, candidate_pool, rank_pool, taste_vector
+from radio.sequencing import CandidateSet, candidates
 from radio.sponsor_plans import with_sponsor_beats
 from radio.stations import Station, plan_station
 from radio.store import Store
@@ -141,6 +142,21 @@ def test_rank_pool_taste_and_mmr_on_known_vectors() -> None:
                      taste_weight=2.0) == [4]
     assert rank_pool(v, rel, size=3, diverse=1.0, allowed=allowed, first=3)[0] == 3
     assert taste_vector(v, np.zeros(5, bool), np.ones(5, bool)) is None
+
+
+def test_candidates_are_the_embedded_songs_with_their_stored_cues(
+        settings: Settings, model: ContinuationModel) -> None:
+    with Store(settings) as store:
+        tracks = store.tracks()[:3]
+        cues = {t.id: store.cues(t.id) for t in tracks}
+    lib = candidates(settings, tracks, model=model)
+    assert isinstance(lib, CandidateSet) and lib.dropped == []
+    assert [t.id for t in lib.tracks] == [c.track_id for c in lib.candidates] == [
+        t.id for t in tracks]
+    for c in lib.candidates:
+        assert c.exit_times.tolist() == [q.time for q in cues[c.track_id] if q.kind == "exit"]
+        assert c.entry_times.tolist() == [q.time for q in cues[c.track_id] if q.kind == "entry"]
+        assert c.exit_vectors.shape == (len(c.exit_times), model.config.dim)
 
 
 def test_plan_station_keeps_the_seed_first_and_joins_on_stored_cues(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import pytest
@@ -86,6 +87,24 @@ def test_a_failed_recompute_keeps_the_old_votes(
     assert tag_votes(library) == old
     monkeypatch.undo()
     assert update_tag_votes(library, force=True) == old
+
+
+def test_an_update_opens_the_library_once(library: Settings,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The votes' table is written on the store's connection, not on a second one."""
+    opened: list[str] = []
+    real = sqlite3.connect
+
+    def connect(path: Any, *args: Any, **kw: Any) -> sqlite3.Connection:
+        opened.append(str(path))
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    assert len(update_tag_votes(library, force=True)) == 1
+    assert opened == [str(library.db_path)]
+    opened.clear()
+    assert len(update_tag_votes(library)) == 1  # up to date: read back, still one connection
+    assert opened == [str(library.db_path)]
 
 
 def test_without_cues_songs_vote_by_summary(library: Settings) -> None:

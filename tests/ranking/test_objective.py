@@ -3,12 +3,17 @@ three-song tensor. No torch, no audio: synthetic score tensors only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
 from ranking.cues import best_cues
+from ranking.errors import PlanError, RankingError
 from ranking.objective import FLOOR, PENALTY, Constraints, fitness, violations
-from ranking.transitions import TransitionScores
+from ranking.sequencer import extend
+from ranking.solvers import exact, greedy
+from ranking.transitions import TransitionScores, score_tensor
 
 
 def tiny() -> TransitionScores:
@@ -64,3 +69,33 @@ def test_fitness_minutes_target_by_hand() -> None:
     c6 = Constraints(minutes=8.0, artist_gap=1)
     short = 8.0 - dur / 60.0
     assert fitness(s, c6, order, ex, en) == pytest.approx(-0.75 - PENALTY * (1 + short))
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda s: Constraints().check(s.n), "exactly one of n_songs and minutes"),
+    (lambda s: Constraints(n_songs=0).check(s.n), "n_songs must be at least 1, got 0"),
+    (lambda s: Constraints(minutes=-1.0).check(s.n), "minutes must be positive, got -1.0"),
+    (lambda s: greedy(s, Constraints(n_songs=2, first=7)), "first=7 is not one of the 3"),
+    (lambda s: greedy(s, Constraints(n_songs=2, first=1, exclude=frozenset({1}))),
+     "first=1 is also excluded"),
+    (lambda s: greedy(s, Constraints(n_songs=3, exclude=frozenset({2}))),
+     "3 songs asked for but only 2 candidates"),
+    (lambda s: fitness(s, Constraints(n_songs=3), [0, 1, 2], [1], [0]),
+     "3 songs need 2 exit and entry cues"),
+    (lambda s: exact(s, Constraints(minutes=5.0)), "song-count targets only"),
+    (lambda s: exact(s, Constraints(n_songs=2, artist_gap=3)), "artist_gap <= 2, got 3"),
+    (lambda s: exact(s, Constraints(n_songs=3, artist_gap=2, min_play_s=1000.0)),
+     "no plan of 3 of these 3 candidates meets the constraints"),
+    (lambda s: extend(s, exact(s, Constraints(n_songs=2, artist_gap=1)), streamed=3,
+                      n_more=1), "streamed must be 1..2, got 3"),
+    (lambda s: score_tensor([], scale=1.0, bias=0.0), "no candidates to sequence"),
+], ids=["no-length", "no-songs", "negative-minutes", "first-unknown", "first-excluded",
+        "too-few", "cue-count", "exact-minutes", "exact-gap", "exact-infeasible",
+        "extend-streamed", "no-candidates"])
+def test_a_problem_that_cannot_be_solved_as_posed_is_a_ranking_error(
+        call: Callable[[TransitionScores], object], message: str) -> None:
+    """Bad constraints and inputs raise `PlanError`, which callers catch as the package's
+    `RankingError` (the CLI's one-line error) or, as before, as a ValueError."""
+    with pytest.raises(PlanError, match=message) as caught:
+        call(tiny())
+    assert isinstance(caught.value, RankingError) and isinstance(caught.value, ValueError)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from ranking.errors import PlanError
 from ranking.objective import Constraints, Solution, violations
 from ranking.sequencer import GAConfig, sequence
 from ranking.solvers import exact, greedy, random_plan
@@ -65,13 +66,13 @@ def five_by_one() -> TransitionScores:
 @pytest.mark.timeout(20)  # exact used to follow dead back-pointers here until memory ran out
 def test_exact_says_why_when_no_plan_meets_the_constraints() -> None:
     s = five_by_one()
-    with pytest.raises(ValueError, match=r"4 songs keeps artist_gap=2: 5 of the 6 .* at most 3"):
+    with pytest.raises(PlanError, match=r"4 songs keeps artist_gap=2: 5 of the 6 .* at most 3"):
         exact(s, Constraints(n_songs=4, artist_gap=2))
-    with pytest.raises(ValueError, match=r"at most 2"):  # the song before was by that artist
+    with pytest.raises(PlanError, match=r"at most 2"):  # the song before was by that artist
         exact(s, Constraints(n_songs=3, artist_gap=2, recent_artists=(int(s.artists[0]),)))
-    with pytest.raises(ValueError, match=r"at least 1000.0 s between its entry and exit"):
+    with pytest.raises(PlanError, match=r"at least 1000.0 s between its entry and exit"):
         exact(s, Constraints(n_songs=1, artist_gap=2, min_play_s=1000.0))
-    with pytest.raises(ValueError, match=r"first song exiting after 1000.0 s"):
+    with pytest.raises(PlanError, match=r"first song exiting after 1000.0 s"):
         exact(s, Constraints(n_songs=3, artist_gap=2, first_min_exit=1000.0))
     control = exact(s, Constraints(n_songs=3, artist_gap=2))
     assert control.feasible and len(control.order) == 3
