@@ -15,6 +15,11 @@ The projection's baseline is a whole run's wall time, measured with `/usr/bin/ti
 (BENCHMARKS.md). Run alone on the machine: every figure is wall time.
 
     python bench/train_stages.py --home radio-data-dev [--steps 40] [--workers 2]
+        [--precision float32 bfloat16] [--stage-one-steps N]
+
+With several ``--precision`` values, each is timed in turn on the same decoded tracks, the
+first being the baseline. ``--stage-one-steps`` projects a recipe with that many stage-one
+steps instead of the shipped recipe's.
 """
 
 from __future__ import annotations
@@ -31,13 +36,17 @@ def main() -> None:
     ap.add_argument("--home", type=Path, required=True, help="RADIO_HOME of an ingested library")
     ap.add_argument("--steps", type=int, default=40, help="steps timed per stage")
     ap.add_argument("--workers", type=int, default=None, help="decoding processes")
+    ap.add_argument("--precision", nargs="+", default=["float32"],
+                    choices=["float32", "bfloat16"], help="training arithmetic(s) to time")
+    ap.add_argument("--stage-one-steps", type=int, default=None,
+                    help="project this many stage-one steps (default: the shipped recipe's)")
     args = ap.parse_args()
 
     from radio.config import Settings
     from radio.modeling import load_model_inputs
     from ranking.model import ModelConfig
     from ranking.pairs import split_tracks
-    from ranking.train import TrainConfig, train
+    from ranking.train import TrainConfig
 
     shipped = TrainConfig()
     mcfg = ModelConfig()
@@ -46,8 +55,25 @@ def main() -> None:
                                keep_audio=True)
     decode = time.perf_counter() - t0
     tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=shipped.seed)
-    n = args.steps
-    cfg = TrainConfig(epochs=1, steps_per_epoch=n, fine_steps=n, tone_steps=n)
+    s1 = args.stage_one_steps or shipped.epochs * shipped.steps_per_epoch
+    print(f"{len(tr)} training + {len(val)} calibration tracks, {args.steps} steps timed per "
+          f"stage; decode {decode:.1f} s")
+    base = None
+    for precision in args.precision:
+        full = _time_stages(tr, val, mcfg, shipped, args.steps, precision, decode, s1)
+        ratio = "" if base is None else f" ({base / full:.2f}x faster than {args.precision[0]})"
+        base = base or full
+        print(f"projected run ({s1} + {shipped.fine_steps} + {shipped.tone_steps} steps, "
+              f"{precision}): {full / 60:.1f} min{ratio}")
+
+
+def _time_stages(tr: list, val: list, mcfg: object, shipped: object, n: int, precision: str,
+                 decode: float, s1: int) -> float:
+    """Print one precision's stage timings; return the projected run's seconds."""
+    from ranking.train import TrainConfig, train
+
+    cfg = TrainConfig(epochs=1, steps_per_epoch=n, fine_steps=n, tone_steps=n,
+                      precision=precision)
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -62,11 +88,10 @@ def main() -> None:
     setup_two = gaps[n] - two  # validation at the epoch's end + the fine seam's set-up
     setup_three = gaps[2 * n] - three
     calibration = end - stamps[-1]
-    s1 = shipped.epochs * shipped.steps_per_epoch
-    full = (decode + s1 * one + setup_two * shipped.epochs + shipped.fine_steps * two
+    epochs = shipped.epochs
+    full = (decode + s1 * one + setup_two * epochs + shipped.fine_steps * two
             + shipped.tone_steps * three + setup_three + calibration)
     rows = [
-        ("decode (every track, audio kept)", decode),
         (f"stage one: step (batch {shipped.batch_size})", one),
         ("epoch-end validation (+ the fine seam's set-up, once)", setup_two),
         (f"stage two: step (batch {shipped.fine_batch})", two),
@@ -74,13 +99,12 @@ def main() -> None:
         (f"stage three: step (batch {shipped.tone_batch})", three),
         (f"calibration ({shipped.calib_pairs} pairs)", calibration),
     ]
-    print(f"{len(tr)} training + {len(val)} calibration tracks, {n} steps timed per stage")
-    for name, s in rows:
-        print(f"  {name:55s} {s:8.3f} s")
-    print(f"projected shipped run ({s1} + {shipped.fine_steps} + {shipped.tone_steps} steps): "
-          f"{full / 60:.1f} min")
+    print(f"{precision}:")
+    for name, sec in rows:
+        print(f"  {name:55s} {sec:8.3f} s")
     print(f"  stage one {s1 * one / 60:.1f} min, stage two {shipped.fine_steps * two / 60:.1f} "
           f"min, stage three {(shipped.tone_steps * three + setup_three) / 60:.1f} min")
+    return full
 
 if __name__ == "__main__":
     main()

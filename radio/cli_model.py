@@ -56,6 +56,10 @@ def _bar(label: str) -> Progress:
               help="Keep CHECKPOINT's trained stages and train only its learned tone term, "
                    "with the tracks, seed and held-out patterns it was trained with; then "
                    "calibrate. The other training options are ignored.")
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
+              show_default=True,
+              help="Training arithmetic: bfloat16 autocast is about 1.5x faster on CPUs with "
+                   "AVX512-BF16 or AMX (weights, optimiser and inference stay float32).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue the last interrupted run.")
 @click.option("--holdout", multiple=True, metavar="PATTERN",
@@ -70,8 +74,8 @@ def _bar(label: str) -> Progress:
 @home_option
 @click.pass_context
 def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size: int,
-              fine_steps: int, tone_steps: int, extend_from: Path | None, seed: int,
-              resume: bool, holdout: tuple[str, ...], out: Path | None, ship: bool,
+              fine_steps: int, tone_steps: int, extend_from: Path | None, precision: str,
+              seed: int, resume: bool, holdout: tuple[str, ...], out: Path | None, ship: bool,
               workers: int | None, as_json: bool) -> None:
     """Train the continuation model on the library's own songs, cut into clip pairs."""
     from radio.modeling import load_model_inputs, model_path
@@ -88,7 +92,8 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
     mcfg = ModelConfig(fine_frames=ModelConfig.fine_frames if fine_steps else 0,
                        tone_channels=ModelConfig.tone_channels if tone_steps else 0)
     tcfg = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
-                       seed=seed, fine_steps=fine_steps, tone_steps=tone_steps)
+                       seed=seed, fine_steps=fine_steps, tone_steps=tone_steps,
+                       precision=precision)
     with _bar("decode") as bar:
         task = bar.add_task("decode", total=None, info="")
         # The fine seam and the tone term train, and the splice term calibrates, on audio at

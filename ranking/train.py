@@ -36,7 +36,7 @@ from ranking.calibration import Batcher, calibrate_net, pair_scores
 from ranking.inference import ContinuationModel
 from ranking.model import ContinuationNet, ModelConfig, save_checkpoint
 from ranking.pairs import PairSampler, TrackMel
-from ranking.train_fine import train_fine_seam
+from ranking.train_fine import PRECISIONS, autocast, train_fine_seam
 from ranking.train_tone import train_tone
 
 __all__ = ["TrainConfig", "TrainResult", "extend", "fit_standardisation", "recalibrate",
@@ -61,6 +61,11 @@ class TrainConfig:
     fine_batch: int = 128
     tone_steps: int = 1500  # stage three: the learned tone term (`ranking.train_tone`)
     tone_batch: int = 128
+    precision: str = "float32"  # or "bfloat16" (`ranking.train_fine.PRECISIONS`), every stage
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
 
 
 @dataclass
@@ -185,7 +190,7 @@ def _train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConf
         return
     train_tone(net, tracks, steps=cfg.tone_steps, batch_size=cfg.tone_batch, lr=cfg.lr,
                weight_decay=cfg.weight_decay, min_gap_s=cfg.min_gap_s, seed=cfg.seed,
-               device=device, progress=_after(progress, done, total))
+               device=device, progress=_after(progress, done, total), precision=cfg.precision)
 
 
 def _after(progress: Callable[[int, int, dict[str, float]], None] | None, done: int,
@@ -256,7 +261,9 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
         net.train()
         losses = []
         for step in range(cfg.steps_per_epoch):
-            loss = _step_loss(net, sampler, batcher, cfg.batch_size, cfg.gain_jitter_db, rng)
+            with autocast(cfg.precision, device):
+                loss = _step_loss(net, sampler, batcher, cfg.batch_size, cfg.gain_jitter_db,
+                                  rng)
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -278,7 +285,7 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
         train_fine_seam(net, tracks, steps=fine_steps, batch_size=cfg.fine_batch, lr=cfg.lr,
                         weight_decay=cfg.weight_decay, gain_jitter_db=cfg.gain_jitter_db,
                         min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
-                        progress=_after(progress, stage_one, total))
+                        progress=_after(progress, stage_one, total), precision=cfg.precision)
     _train_tone(net, tracks, cfg, device, progress, done=stage_one + fine_steps, total=total)
     scale, bias = calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
                                  cfg.calib_pairs)

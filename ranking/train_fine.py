@@ -14,6 +14,7 @@ and running this stage gives the same model as a run from scratch. Arrays in, no
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -25,7 +26,23 @@ from ranking.layers import FineSeam
 from ranking.model import ContinuationNet
 from ranking.pairs import PairBatch, PairSampler, TrackMel
 
-__all__ = ["audio_sampler", "fine_logits", "fit_steps", "fresh_start", "train_fine_seam"]
+__all__ = ["PRECISIONS", "audio_sampler", "autocast", "fine_logits", "fit_steps", "fresh_start",
+           "train_fine_seam"]
+
+# Training arithmetic: float32, or bfloat16 autocast (matmuls and convolutions in bfloat16 with
+# float32 weights, optimiser and loss), which CPUs with AVX512-BF16 or AMX and recent GPUs run
+# about 1.5 times as fast. Inference always runs in float32.
+PRECISIONS = ("float32", "bfloat16")
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[None]:
+    """The context a training step's forward pass runs in under ``precision``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
 
 # Negative kinds and their loss weights.
 _NEG_WEIGHTS = {"same": 2.0, "similar": 1.0, "easy": 1.0}
@@ -66,16 +83,20 @@ def fresh_start(module: torch.nn.Module, seed: int) -> None:
 
 def fit_steps(module: torch.nn.Module, step_loss: Callable[[], torch.Tensor], *, steps: int,
               lr: float, weight_decay: float,
-              progress: Callable[[int, float], None] | None = None) -> None:
+              progress: Callable[[int, float], None] | None = None,
+              precision: str = "float32", device: torch.device | None = None) -> None:
     """Train ``module`` for ``steps`` steps of ``step_loss()`` (which draws its own batch): AdamW
     under a one-cycle schedule, gradients clipped to norm 5, as both audio stages (this one and
-    the learned tone term's) train. ``progress(step, loss)`` is called after every step."""
+    the learned tone term's) train, each forward pass under ``autocast(precision, device)``.
+    ``progress(step, loss)`` is called after every step."""
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
                                                 pct_start=0.1)
     module.train()
+    device = device or torch.device("cpu")
     for step in range(steps):
-        loss = step_loss()
+        with autocast(precision, device):
+            loss = step_loss()
         opt.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(module.parameters(), 5.0)
@@ -103,7 +124,8 @@ def fine_logits(net: ContinuationNet, sampler: PairSampler, batch: PairBatch, ki
 def train_fine_seam(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: int,
                     batch_size: int, lr: float, weight_decay: float, gain_jitter_db: float,
                     min_gap_s: float, seed: int, device: torch.device,
-                    progress: Callable[[int, float], None] | None = None) -> None:
+                    progress: Callable[[int, float], None] | None = None,
+                    precision: str = "float32") -> None:
     """Fit ``net.fine`` (standardisation, then weights) on audio windows of ``tracks``.
 
     ``progress(step, loss)`` is called after every step.
@@ -140,5 +162,6 @@ def train_fine_seam(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: 
                 + (F.binary_cross_entropy_with_logits(zn, torch.zeros_like(zn),
                                                       reduction="none") * wn).sum() / wn.sum())
 
-    fit_steps(fine, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress)
+    fit_steps(fine, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress,
+              precision=precision, device=device)
     fine.eval()

@@ -77,7 +77,8 @@ class ToneBank:
 def train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: int,
                batch_size: int, lr: float, weight_decay: float, min_gap_s: float, seed: int,
                device: torch.device,
-               progress: Callable[[int, float], None] | None = None) -> None:
+               progress: Callable[[int, float], None] | None = None,
+               precision: str = "float32") -> None:
     """Fit ``net.tone`` on the tone spectra at the cuts of ``tracks``, which must carry audio.
 
     ``progress(step, loss)`` is called after every step.
@@ -106,5 +107,6 @@ def train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: int,
         labels[: len(z[0])] = 1.0
         return F.binary_cross_entropy_with_logits(logits, labels)
 
-    fit_steps(tone, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress)
+    fit_steps(tone, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress,
+              precision=precision, device=device)
     tone.eval()

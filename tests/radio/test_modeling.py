@@ -67,7 +67,7 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     runner = CliRunner()
     res = runner.invoke(cli, ["--home", str(home), "train", "--epochs", "1", "--steps", "6",
                               "--batch", "6", "--fine-steps", "4", "--tone-steps", "4",
-                              "--holdout", "gamma", "--json"])
+                              "--precision", "bfloat16", "--holdout", "gamma", "--json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
     assert info["held_out_tracks"] == 4 and info["train_tracks"] + info["val_tracks"] == 8
@@ -96,7 +96,8 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     trained = ContinuationModel.load(model_path(settings)).net.state_dict()
     again_state = ContinuationModel.load(again_path).net.state_dict()
     assert all(bool((again_state[k] == v).all()) for k, v in trained.items())
-    # So does training its learned tone term again on the run's own tracks.
+    # So does training its learned tone term again on the run's own tracks (in the run's
+    # recorded arithmetic, bfloat16 here).
     res = runner.invoke(cli, ["--home", str(home), "train", "--extend", str(model_path(settings)),
                               "--tone-steps", "4", "--out", str(again_path), "--json"])
     assert res.exit_code == 0, res.output

@@ -180,6 +180,39 @@ def test_training_is_deterministic_and_resumes_exactly(synthetic_tracks: list[Tr
     assert all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
+def test_bfloat16_training_is_deterministic_and_learns(synthetic_tracks: list[TrackMel],
+                                                      tmp_path: Path):
+    tr, va = synthetic_tracks[:8], synthetic_tracks[16:]
+    tiny = dict(epochs=1, steps_per_epoch=3, batch_size=6, calib_pairs=40, seed=5,
+                fine_steps=3, fine_batch=6, tone_steps=3, tone_batch=6)
+    for name, precision in (("a", "bfloat16"), ("b", "bfloat16"), ("f", "float32")):
+        train(tr, va, out=tmp_path / f"{name}.pt", cfg=TrainConfig(**tiny, precision=precision))
+    wa, wb, wf = (_weights(tmp_path / f"{n}.pt") for n in "abf")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    # Every stage ran in the other arithmetic: towers, fine seam and tone net all moved apart.
+    for part in ("exit_tower.", "fine.", "tone."):
+        assert any(not torch.equal(wa[k], wf[k]) for k in wa if k.startswith(part)), part
+    assert all(v.dtype != torch.bfloat16 for v in wa.values())  # weights stay float32
+    assert ContinuationModel.load(tmp_path / "a.pt").meta["train_config"]["precision"] == \
+        "bfloat16"
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="float16")
+    # It learns as float32 does (`test_consecutive_clips_score_above_shuffled`), on unseen songs.
+    train(synthetic_tracks[:16], va, out=tmp_path / "m.pt",
+          cfg=TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
+                          fine_steps=40, fine_batch=12, tone_steps=40, tone_batch=12,
+                          precision="bfloat16"))
+    model = ContinuationModel.load(tmp_path / "m.pt")
+    a, b = _cut_pairs(make_tracks(4, seed=7), per_track=5, seed=3)
+    other = b[5:] + b[:5]  # other songs' continuations
+    true_p, shuffled = model.score_pairs(a, b, CFG.sr), model.score_pairs(a, other, CFG.sr)
+    assert true_p.mean() > shuffled.mean() + 0.2
+    e_a = model.embed_exits(a, CFG.sr)
+    dot_true = (e_a * model.embed_entries(b, CFG.sr)).sum(1)
+    dot_other = (e_a * model.embed_entries(other, CFG.sr)).sum(1)
+    assert (dot_true[:, None] > dot_other[None, :]).mean() > 0.8  # the towers' AUC; chance 0.5
+
+
 def test_shipped_weights_load_and_prefer_true_continuations():
     model = ContinuationModel.load()  # the default weights inside the package
     assert model.has_seam and model.meta["train_tracks"] > 100
