@@ -40,6 +40,7 @@ from radio.records import Track
 from radio.sequencing import candidates, load_cue_index, to_plan
 from radio.store import Store
 from ranking import ContinuationModel
+from ranking.errors import PlanError
 from ranking.objective import Constraints, Solution
 from ranking.sequencer import GAConfig, extend, sequence
 from ranking.transitions import SoftWeights, score_tensor, soft_components
@@ -71,8 +72,11 @@ def plan_station(settings: Settings, request: StationRequest, *,
                          "run `radio embed` first")
     scores = score_tensor(lib.candidates, scale=model.scale, bias=model.bias)
     first = 0 if pool.seed is not None and lib.tracks[0].id == pool.seed.id else None
-    c = Constraints(minutes=request.minutes, first=first)
-    sol = sequence(scores, c, config or GAConfig(time_budget_s=2.0))
+    try:
+        sol = sequence(scores, Constraints(minutes=request.minutes, first=first),
+                       config or GAConfig(time_budget_s=2.0))
+    except PlanError as exc:
+        raise RadioError(f"cannot plan station {station_id or '(new)'}: {exc}") from exc
     items, transitions = to_plan(sol, lib, station=station_id)
     terms = soft_components(lib.candidates, SoftWeights())
     explain = [{"log_p": round(sol.junction_logp[k], 4),
@@ -105,7 +109,10 @@ class Station:
         self._new_pool(exclude=())
         first = 0 if self._seeded else None
         n = min(FIRST_SONGS, len(self._lib.tracks))
-        sol = sequence(self._scores, Constraints(n_songs=n, first=first), self.config)
+        try:
+            sol = sequence(self._scores, Constraints(n_songs=n, first=first), self.config)
+        except PlanError as exc:
+            raise RadioError(f"cannot plan station {self.id}: {exc}") from exc
         self._set(sol, from_pos=0)
 
     @classmethod
@@ -232,7 +239,7 @@ class Station:
         try:
             sol = extend(self._scores, self._sol, streamed=1, n_more=n_more, constraints=c,
                          not_before=not_before, config=self.config)
-        except ValueError as exc:
+        except PlanError as exc:  # anything else is a bug, and reaches the server's log
             raise RadioError(f"cannot extend station {self.id}: {exc}") from exc
         self._set(sol, from_pos=0)
         if self.sponsors:

@@ -4,6 +4,7 @@ endless extension, skips, feedback, and the operator's listener data."""
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,35 @@ def test_endless_station_grows_without_touching_the_past(settings: Settings,
             st.plan.transitions[i].exit_time)
     refs = [x.ref for x in items[:25]]
     assert max(refs.count(r) for r in set(refs)) <= 4  # rotation, not one song on repeat
+
+
+def test_planning_failures_are_radio_errors_and_bugs_are_not(
+        settings: Settings, model: ContinuationModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    import radio.stations as stations
+    from ranking.errors import PlanError
+
+    st = Station.create(settings, StationRequest(prompt="calm ambient", pool_size=10),
+                        model=model)
+    n = len(st.plan.items)
+
+    def fail(exc: Exception) -> Callable[..., None]:
+        def raise_(*args: object, **kwargs: object) -> None:
+            raise exc
+        return raise_
+
+    monkeypatch.setattr(stations, "extend", fail(PlanError("nothing feasible")))
+    with pytest.raises(RadioError, match=r"cannot extend station \w+: nothing feasible"):
+        st.ensure_ahead(n - 1)  # the last song: two more are wanted after it
+    monkeypatch.setattr(stations, "extend", fail(ValueError("inconsistent shapes")))
+    with pytest.raises(ValueError, match="inconsistent shapes"):  # a bug is not a bad request
+        st.ensure_ahead(n - 1)  # the last song: two more are wanted after it
+    assert len(st.plan.items) == n  # the plan is as it was
+    monkeypatch.setattr(stations, "sequence", fail(PlanError("too few candidates")))
+    with pytest.raises(RadioError, match="too few candidates"):
+        Station.create(settings, StationRequest(prompt="calm ambient", pool_size=10),
+                       model=model)
+    with pytest.raises(RadioError, match="too few candidates"):
+        plan_station(settings, StationRequest(prompt="calm ambient", pool_size=10), model=model)
 
 
 def test_skip_leaves_at_the_next_downbeat_and_feedback_bans(settings: Settings,
