@@ -36,8 +36,8 @@ def main() -> None:
     ap.add_argument("--home", type=Path, required=True, help="RADIO_HOME of an ingested library")
     ap.add_argument("--steps", type=int, default=40, help="steps timed per stage")
     ap.add_argument("--workers", type=int, default=None, help="decoding processes")
-    ap.add_argument("--precision", nargs="+", default=["float32"],
-                    choices=["float32", "bfloat16"], help="training arithmetic(s) to time")
+    ap.add_argument("--precision", nargs="+", default=None, choices=["float32", "bfloat16"],
+                    help="training arithmetic(s) to time (default: the shipped recipe's)")
     ap.add_argument("--stage-one-steps", type=int, default=None,
                     help="project this many stage-one steps (default: the shipped recipe's)")
     args = ap.parse_args()
@@ -56,6 +56,7 @@ def main() -> None:
     decode = time.perf_counter() - t0
     tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=shipped.seed)
     s1 = args.stage_one_steps or shipped.epochs * shipped.steps_per_epoch
+    args.precision = args.precision or [shipped.precision]
     print(f"{len(tr)} training + {len(val)} calibration tracks, {args.steps} steps timed per "
           f"stage; decode {decode:.1f} s")
     base = None

@@ -43,7 +43,7 @@ def _bar(label: str) -> Progress:
 @click.command("train")
 # The defaults are the shipped model's recipe (`ranking.train.TrainConfig`'s).
 @click.option("--epochs", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=120,
+@click.option("--steps", "steps_per_epoch", type=click.IntRange(min=1), default=480,
               show_default=True, help="Optimiser steps per epoch.")
 @click.option("--batch", "batch_size", type=click.IntRange(min=4), default=64, show_default=True)
 @click.option("--fine-steps", type=click.IntRange(min=0), default=1000, show_default=True,
@@ -56,7 +56,7 @@ def _bar(label: str) -> Progress:
               help="Keep CHECKPOINT's trained stages and train only its learned tone term, "
                    "with the tracks, seed and held-out patterns it was trained with; then "
                    "calibrate. The other training options are ignored.")
-@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
+@click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="bfloat16",
               show_default=True,
               help="Training arithmetic: bfloat16 autocast is about 1.5x faster on CPUs with "
                    "AVX512-BF16 or AMX (weights, optimiser and inference stay float32).")

@@ -48,7 +48,7 @@ class TrainConfig:
     """A training run's settings; the defaults are the shipped model's recipe."""
 
     epochs: int = 8
-    steps_per_epoch: int = 120
+    steps_per_epoch: int = 480
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -61,7 +61,7 @@ class TrainConfig:
     fine_batch: int = 128
     tone_steps: int = 1500  # stage three: the learned tone term (`ranking.train_tone`)
     tone_batch: int = 128
-    precision: str = "float32"  # or "bfloat16" (`ranking.train_fine.PRECISIONS`), every stage
+    precision: str = "bfloat16"  # or "float32" (`ranking.train_fine.PRECISIONS`), every stage
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
