@@ -271,7 +271,8 @@ def _train_config(model: ContinuationModel) -> TrainConfig:
     from ranking.train import TrainConfig
 
     known = {f.name for f in fields(TrainConfig)}
-    saved = model.meta.get("train_config") or {}
+    # Models from before the precision setting were all trained in float32.
+    saved = {"precision": "float32", **(model.meta.get("train_config") or {})}
     return TrainConfig(**{k: v for k, v in saved.items() if k in known})
 
 

@@ -16,7 +16,7 @@ from radio.config import Settings
 from radio.modeling import cue_clips, is_held_out, load_model_inputs, model_path
 from radio.store import Store
 from ranking.index import CueIndex
-from ranking.model import ModelConfig
+from ranking.model import ContinuationNet, ModelConfig
 from tests.ranking.music import song
 
 
@@ -63,6 +63,19 @@ def test_radio_train_defaults_to_the_shipped_recipe():
         assert defaults[field] == getattr(TrainConfig(), field) == shipped[field], field
 
 
+def test_runs_repeated_from_a_model_record_keep_its_arithmetic():
+    """`radio calibrate` and `radio train --extend` repeat a run as it was recorded; models from
+    before the precision setting were trained in float32, whatever today's default."""
+    from radio.cli_model import _train_config
+    from ranking.inference import ContinuationModel
+
+    net = ContinuationNet(ModelConfig())
+    old = ContinuationModel(net=net, meta={"train_config": {"seed": 3, "tone_steps": 7}})
+    assert (_train_config(old).precision, _train_config(old).seed) == ("float32", 3)
+    new = ContinuationModel(net=net, meta={"train_config": {"precision": "bfloat16"}})
+    assert _train_config(new).precision == "bfloat16"
+
+
 def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     _, home = library
     runner = CliRunner()
@@ -92,7 +105,6 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["val_tracks"] == info["val_tracks"]
     from ranking.inference import ContinuationModel
-    from ranking.model import ContinuationNet
 
     trained = ContinuationModel.load(model_path(settings)).net.state_dict()
     again_state = ContinuationModel.load(again_path).net.state_dict()
