@@ -29,6 +29,12 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ranking.model import ModelConfig
+    from ranking.pairs import TrackMel
+    from ranking.train import TrainConfig
 
 
 def main() -> None:
@@ -68,8 +74,8 @@ def main() -> None:
               f"{precision}): {full / 60:.1f} min{ratio}")
 
 
-def _time_stages(tr: list, val: list, mcfg: object, shipped: object, n: int, precision: str,
-                 decode: float, s1: int) -> float:
+def _time_stages(tr: list[TrackMel], val: list[TrackMel], mcfg: ModelConfig,
+                 shipped: TrainConfig, n: int, precision: str, decode: float, s1: int) -> float:
     """Print one precision's stage timings; return the projected run's seconds."""
     from ranking.train import TrainConfig, train
 
@@ -89,8 +95,7 @@ def _time_stages(tr: list, val: list, mcfg: object, shipped: object, n: int, pre
     setup_two = gaps[n] - two  # validation at the epoch's end + the fine seam's set-up
     setup_three = gaps[2 * n] - three
     calibration = end - stamps[-1]
-    epochs = shipped.epochs
-    full = (decode + s1 * one + setup_two * epochs + shipped.fine_steps * two
+    full = (decode + s1 * one + setup_two * shipped.epochs + shipped.fine_steps * two
             + shipped.tone_steps * three + setup_three + calibration)
     rows = [
         (f"stage one: step (batch {shipped.batch_size})", one),

@@ -20,11 +20,12 @@ under the station's lock, so a renderer holding ``station.plan`` sees the plan g
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -60,6 +61,16 @@ def _lead(pool: Pool) -> dict[str, object]:
                                           strict=True)]}
 
 
+@contextlib.contextmanager
+def _plan_errors(what: str) -> Iterator[None]:
+    """A plan the constraints cannot meet is the request's failure (RadioError, prefixed by
+    ``what``); any other error is a bug, and reaches the server's log as one."""
+    try:
+        yield
+    except PlanError as exc:
+        raise RadioError(f"{what}: {exc}") from exc
+
+
 def plan_station(settings: Settings, request: StationRequest, *,
                  model: ContinuationModel | None = None, station_id: str = "",
                  config: GAConfig | None = None) -> Plan:
@@ -72,11 +83,9 @@ def plan_station(settings: Settings, request: StationRequest, *,
                          "run `radio embed` first")
     scores = score_tensor(lib.candidates, scale=model.scale, bias=model.bias)
     first = 0 if pool.seed is not None and lib.tracks[0].id == pool.seed.id else None
-    try:
+    with _plan_errors(f"cannot plan station {station_id or '(new)'}"):
         sol = sequence(scores, Constraints(minutes=request.minutes, first=first),
                        config or GAConfig(time_budget_s=2.0))
-    except PlanError as exc:
-        raise RadioError(f"cannot plan station {station_id or '(new)'}: {exc}") from exc
     items, transitions = to_plan(sol, lib, station=station_id)
     terms = soft_components(lib.candidates, SoftWeights())
     explain = [{"log_p": round(sol.junction_logp[k], 4),
@@ -109,10 +118,8 @@ class Station:
         self._new_pool(exclude=())
         first = 0 if self._seeded else None
         n = min(FIRST_SONGS, len(self._lib.tracks))
-        try:
+        with _plan_errors(f"cannot plan station {self.id}"):
             sol = sequence(self._scores, Constraints(n_songs=n, first=first), self.config)
-        except PlanError as exc:
-            raise RadioError(f"cannot plan station {self.id}: {exc}") from exc
         self._set(sol, from_pos=0)
 
     @classmethod
@@ -236,11 +243,9 @@ class Station:
         n_more = min(AHEAD, len(self._lib.tracks) - 1 - len(c.exclude))
         if n_more <= 0:
             raise RadioError("the station has no song left that it may play")
-        try:
+        with _plan_errors(f"cannot extend station {self.id}"):
             sol = extend(self._scores, self._sol, streamed=1, n_more=n_more, constraints=c,
                          not_before=not_before, config=self.config)
-        except PlanError as exc:  # anything else is a bug, and reaches the server's log
-            raise RadioError(f"cannot extend station {self.id}: {exc}") from exc
         self._set(sol, from_pos=0)
         if self.sponsors:
             self._place_sponsors(index)

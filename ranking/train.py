@@ -36,7 +36,7 @@ from ranking.calibration import Batcher, calibrate_net, pair_scores
 from ranking.inference import ContinuationModel
 from ranking.model import ContinuationNet, ModelConfig, save_checkpoint
 from ranking.pairs import PairSampler, TrackMel
-from ranking.train_fine import PRECISIONS, autocast, train_fine_seam
+from ranking.train_fine import autocast, check_precision, train_fine_seam
 from ranking.train_tone import train_tone
 
 __all__ = ["TrainConfig", "TrainResult", "extend", "fit_standardisation", "recalibrate",
@@ -64,8 +64,7 @@ class TrainConfig:
     precision: str = "bfloat16"  # or "float32" (`ranking.train_fine.PRECISIONS`), every stage
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        check_precision(self.precision)
 
 
 @dataclass

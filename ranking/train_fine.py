@@ -26,8 +26,8 @@ from ranking.layers import FineSeam
 from ranking.model import ContinuationNet
 from ranking.pairs import PairBatch, PairSampler, TrackMel
 
-__all__ = ["PRECISIONS", "audio_sampler", "autocast", "fine_logits", "fit_steps", "fresh_start",
-           "train_fine_seam"]
+__all__ = ["PRECISIONS", "audio_sampler", "autocast", "check_precision", "fine_logits",
+           "fit_steps", "fresh_start", "train_fine_seam"]
 
 # Training arithmetic: float32, or bfloat16 autocast (matmuls and convolutions in bfloat16 with
 # float32 weights, optimiser and loss), which CPUs with AVX512-BF16 or AMX and recent GPUs run
@@ -35,10 +35,15 @@ __all__ = ["PRECISIONS", "audio_sampler", "autocast", "fine_logits", "fit_steps"
 PRECISIONS = ("float32", "bfloat16")
 
 
-def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[None]:
-    """The context a training step's forward pass runs in under ``precision``."""
+def check_precision(precision: str) -> None:
+    """Raise ValueError unless ``precision`` is one of `PRECISIONS`."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[None]:
+    """The context a training step's forward pass runs in under ``precision``."""
+    check_precision(precision)
     if precision == "float32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
@@ -84,16 +89,16 @@ def fresh_start(module: torch.nn.Module, seed: int) -> None:
 def fit_steps(module: torch.nn.Module, step_loss: Callable[[], torch.Tensor], *, steps: int,
               lr: float, weight_decay: float,
               progress: Callable[[int, float], None] | None = None,
-              precision: str = "float32", device: torch.device | None = None) -> None:
+              precision: str = "float32") -> None:
     """Train ``module`` for ``steps`` steps of ``step_loss()`` (which draws its own batch): AdamW
     under a one-cycle schedule, gradients clipped to norm 5, as both audio stages (this one and
-    the learned tone term's) train, each forward pass under ``autocast(precision, device)``.
-    ``progress(step, loss)`` is called after every step."""
+    the learned tone term's) train, each forward pass under ``autocast(precision)`` on the
+    module's device. ``progress(step, loss)`` is called after every step."""
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
                                                 pct_start=0.1)
     module.train()
-    device = device or torch.device("cpu")
+    device = next(module.parameters()).device
     for step in range(steps):
         with autocast(precision, device):
             loss = step_loss()
@@ -163,5 +168,5 @@ def train_fine_seam(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: 
                                                       reduction="none") * wn).sum() / wn.sum())
 
     fit_steps(fine, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress,
-              precision=precision, device=device)
+              precision=precision)
     fine.eval()

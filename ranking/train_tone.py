@@ -108,5 +108,5 @@ def train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], *, steps: int,
         return F.binary_cross_entropy_with_logits(logits, labels)
 
     fit_steps(tone, step_loss, steps=steps, lr=lr, weight_decay=weight_decay, progress=progress,
-              precision=precision, device=device)
+              precision=precision)
     tone.eval()

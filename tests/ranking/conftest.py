@@ -16,7 +16,7 @@ import torch
 
 from ranking.model import ModelConfig
 from ranking.pairs import TrackMel, beat_cut_frames
-from ranking.train import track_logmel
+from ranking.train import TrainConfig, track_logmel
 from ranking.transitions import Candidate, TransitionScores, score_tensor
 from tests.ranking.music import song
 
@@ -70,16 +70,19 @@ def synthetic_tracks() -> list[TrackMel]:
     return make_tracks(20, seed=1)
 
 
+# The shared trained model's run (`trained_model_path`): a few steps of every stage. The
+# thresholds of the tests using it were set on float32 training; bfloat16 has its own test
+# (test_model.py).
+FIXTURE_TRAIN = TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
+                            fine_steps=40, fine_batch=12, tone_steps=40, tone_batch=12,
+                            precision="float32")
+
+
 @pytest.fixture(scope="session")
 def trained_model_path(tmp_path_factory: pytest.TempPathFactory,
                        synthetic_tracks: list[TrackMel]) -> Path:
-    from ranking.train import TrainConfig, train
+    from ranking.train import train
 
     out = tmp_path_factory.mktemp("model") / "m.pt"
-    train(synthetic_tracks[:16], synthetic_tracks[16:], out=out,
-          cfg=TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
-                          fine_steps=40, fine_batch=12, tone_steps=40, tone_batch=12,
-                          # The thresholds of the tests using it were set on float32
-                          # training; bfloat16 has its own test (test_model.py).
-                          precision="float32"))
+    train(synthetic_tracks[:16], synthetic_tracks[16:], out=out, cfg=FIXTURE_TRAIN)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from ranking.evaluate import build_eval_set, evaluate
 from ranking.model import ContinuationNet, ModelConfig
 from ranking.pairs import TrackMel
 from ranking.train import TrainConfig, train
-from tests.ranking.conftest import make_tracks
+from tests.ranking.conftest import FIXTURE_TRAIN, make_tracks
 
 CFG = ModelConfig()
 
@@ -199,9 +200,7 @@ def test_bfloat16_training_is_deterministic_and_learns(synthetic_tracks: list[Tr
         TrainConfig(precision="float16")
     # It learns as float32 does (`test_consecutive_clips_score_above_shuffled`), on unseen songs.
     train(synthetic_tracks[:16], va, out=tmp_path / "m.pt",
-          cfg=TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
-                          fine_steps=40, fine_batch=12, tone_steps=40, tone_batch=12,
-                          precision="bfloat16"))
+          cfg=replace(FIXTURE_TRAIN, precision="bfloat16"))
     model = ContinuationModel.load(tmp_path / "m.pt")
     a, b = _cut_pairs(make_tracks(4, seed=7), per_track=5, seed=3)
     other = b[5:] + b[:5]  # other songs' continuations

@@ -13,8 +13,8 @@ from ranking import ContinuationModel
 from ranking.model import ContinuationNet, ModelConfig
 from ranking.pairs import TrackMel
 from ranking.splice import _levinson, clip_features, pair_logits
-from ranking.train import TrainConfig, extend, recalibrate, train
-from tests.ranking.conftest import make_tracks
+from ranking.train import extend, recalibrate, train
+from tests.ranking.conftest import FIXTURE_TRAIN, make_tracks
 
 CFG = ModelConfig()
 SPEC = CFG.splice
@@ -146,9 +146,7 @@ def test_an_older_model_gains_splice_and_tone_terms_as_training_with_them_gives(
         synthetic_tracks: list[TrackMel], trained_model_path: Path, tmp_path: Path):
     # The same run as the `trained_model_path` fixture, under a config without the splice term
     # (and so without the learned tone term, which reads the splice term's spectra).
-    cfg = TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
-                      fine_steps=40, fine_batch=12, tone_steps=40, tone_batch=12,
-                      precision="float32")
+    cfg = FIXTURE_TRAIN
     tr, val = synthetic_tracks[:16], synthetic_tracks[16:]
     old = train(tr, val, out=tmp_path / "old.pt", model_cfg=ModelConfig(splice_order=0), cfg=cfg)
     older = ContinuationModel.load(old.checkpoint)
