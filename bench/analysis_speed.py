@@ -52,7 +52,7 @@ def time_it(y: np.ndarray, runs: int) -> tuple[float, Analysis]:
 
 def report(name: str, y: np.ndarray, runs: int) -> float:
     """Print one line for ``y`` and return its x-real-time."""
-    seconds = y.shape[-1] / SR
+    seconds: float = y.shape[-1] / SR
     t, a = time_it(y, runs)
     cues = sum(c.kind == "exit" for c in a.cues), sum(c.kind == "entry" for c in a.cues)
     print(f"{name[-40:]:40s} {seconds:6.1f} s  {t * 1000:6.0f} ms  {seconds / t:6.0f}x  "

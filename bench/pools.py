@@ -99,8 +99,8 @@ def main() -> None:
                 pool = candidate_pool(local, StationRequest(seed=str(t.id), pool_size=11,
                                                             listener=who))
                 liked = {x.id for x in by_style[b][:3]}
-                vals.append(np.mean([styles[x.id] == b and x.id not in liked
-                                     for x in pool.tracks[1:11]]))
+                vals.append(float(np.mean([styles[x.id] == b and x.id not in liked
+                                           for x in pool.tracks[1:11]])))
             share[who] = float(np.mean(vals))
     print(f"\n| taste: seeds of style {a!r}, listener liked 3 songs of {b!r} | share of "
           f"other {b!r} songs in the pool |\n|---|---|")

@@ -24,6 +24,7 @@ import argparse  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Generator  # noqa: E402
 from itertools import pairwise  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -48,7 +49,7 @@ def library_items(store: Store, *, seed: int = 0) -> list[PlanItem]:
     exit cue (the audible range where it has none)."""
     rng = np.random.default_rng(seed)
     tracks = [t for t in store.tracks() if t.audible_end - t.audible_start > 60]
-    rng.shuffle(tracks)  # type: ignore[arg-type]
+    rng.shuffle(tracks)
     items = []
     for t in sorted(tracks, key=lambda t: t.tempo):
         cues = store.cues(t.id)
@@ -94,6 +95,7 @@ def first_chunk_s(items: list[PlanItem], beats_for: object, cfg: RenderConfig,
         stream = render(plan, beats_for=beats_for, config=cfg)  # type: ignore[arg-type]
         next(stream)
         out.append(time.perf_counter() - t0)
+        assert isinstance(stream, Generator)  # `render` is a generator for a non-empty plan
         stream.close()
     return out
 

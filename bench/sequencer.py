@@ -187,7 +187,7 @@ def tile(lib: Library, size: int, seed: int) -> Library:
 
         def jitter(v: np.ndarray, copy: int = copy) -> np.ndarray:
             v = v + (0.3 * rng.normal(size=v.shape) if copy else 0.0)
-            return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+            return np.asarray(v / np.linalg.norm(v, axis=1, keepdims=True), dtype=np.float32)
 
         shift = rng.uniform(-2, 2) if copy else 0.0
         out.append(replace(c, track_id=k, exit_vectors=jitter(c.exit_vectors),

@@ -213,7 +213,7 @@ def loudness_rows(dev: Settings, model: object, sponsors: list[Sponsor],
     """(sponsor, ad LUFS, music LUFS 10 s each side, the same 3 s each side, ad LUFS) from
     real renders; the renderer matches a clip to the music's level just before it."""
     from radio.loudness import loudness
-    from radio.render import beats_from_store, render
+    from radio.render import Marker, beats_from_store, render
     from radio.store import Store
 
     out = []
@@ -233,7 +233,7 @@ def loudness_rows(dev: Settings, model: object, sponsors: list[Sponsor],
                       logp_in=float(m["logp_in"][0, 0]), logp_out=float(m["logp_out"][0, 0]),
                       similarity=0.0, cost=0.0)
         with_ad = insert_sponsors(short, [p], {sp.id: sponsor_item(sp)})
-        marks: list = []
+        marks: list[Marker] = []
         with Store(dev) as store:
             audio = np.concatenate(list(render(with_ad, beats_for=beats_from_store(store),
                                                on_marker=marks.append)))

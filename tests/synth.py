@@ -49,7 +49,7 @@ def _kick(*, sr: int) -> np.ndarray:
     t = np.arange(n) / sr
     f = 45.0 + 90.0 * np.exp(-t / 0.03)  # pitch sweep 135 -> 45 Hz
     phase = 2 * np.pi * np.cumsum(f) / sr
-    return np.sin(phase) * _env(n, sr=sr, tau=0.12)
+    return np.asarray(np.sin(phase) * _env(n, sr=sr, tau=0.12), dtype=np.float64)
 
 
 def _snare(*, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -57,19 +57,19 @@ def _snare(*, sr: int, rng: np.random.Generator) -> np.ndarray:
     t = np.arange(n) / sr
     noise = np.diff(rng.standard_normal(n + 1))  # tilted towards highs
     body = np.sin(2 * np.pi * 190.0 * t) * _env(n, sr=sr, tau=0.04)
-    return 0.35 * noise * _env(n, sr=sr, tau=0.06) + 0.6 * body
+    return np.asarray(0.35 * noise * _env(n, sr=sr, tau=0.06) + 0.6 * body, dtype=np.float64)
 
 
 def _hat(*, sr: int, rng: np.random.Generator, tau: float = 0.025) -> np.ndarray:
     n = int(6 * tau * sr)
     noise = np.diff(np.diff(rng.standard_normal(n + 2)))  # second difference: a high-pass
-    return 0.25 * noise * _env(n, sr=sr, tau=tau)
+    return np.asarray(0.25 * noise * _env(n, sr=sr, tau=tau), dtype=np.float64)
 
 
 def _click(*, sr: int, freq: float = 1000.0) -> np.ndarray:
     n = int(0.03 * sr)
     t = np.arange(n) / sr
-    return np.sin(2 * np.pi * freq * t) * _env(n, sr=sr, tau=0.006)
+    return np.asarray(np.sin(2 * np.pi * freq * t) * _env(n, sr=sr, tau=0.006), dtype=np.float64)
 
 
 def _add(out: np.ndarray, sound: np.ndarray, at: int, gain: float) -> None:
@@ -179,7 +179,7 @@ def _tone(*, midi: float, n: int, sr: int, partials: int = 8, tau: float = 1.5) 
     for k in range(1, partials + 1):
         if k * f0 < sr / 2:
             out += np.sin(2 * np.pi * k * f0 * t) / k
-    return out * _env(n, sr=sr, tau=tau)
+    return np.asarray(out * _env(n, sr=sr, tau=tau), dtype=np.float64)
 
 
 def _chord_bed(*, n: int, sr: int, bpm: float) -> np.ndarray:
@@ -226,7 +226,7 @@ def chord_progression(
             at = b * bar + beat * bar // 2
             for note in notes:
                 out[at : at + bar // 2] += _tone(midi=note, n=bar // 2, sr=sr)
-    return (0.3 * out / np.max(np.abs(out))).astype(np.float32)
+    return np.asarray(0.3 * out / np.max(np.abs(out)), dtype=np.float32)
 
 
 # -- calibration and padding -------------------------------------------------------------------

@@ -17,7 +17,9 @@ import io
 import json
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,6 +33,8 @@ SR = synth.SR  # Hz: synth's signals and the fake packages' music alike
 CYCLE = 10.731  # seconds: the known answer of the looped file
 ODD_MEMBER = "music/Ça va – l'été (mix) [1] #2.ogg"
 ODD_FILE = "bgm/track ü & 'quote' $x.ogg"
+
+_Run = Callable[..., subprocess.CompletedProcess[str]]  # the shape of `fetch_apt._run`
 
 
 @functools.cache
@@ -59,7 +63,7 @@ def melody(seconds: float, *, seed: int, sr: int = SR) -> np.ndarray:
             4 * np.pi * f * t) * np.exp(-t / 0.1)
         at += m
     y += 0.01 * rng.standard_normal(n)
-    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
+    return np.asarray(0.5 * y / np.max(np.abs(y)), dtype=np.float32)
 
 
 def ogg(y: np.ndarray, sr: int = SR) -> bytes:
@@ -167,13 +171,14 @@ def fetched(cache: Path,
     return report, dest
 
 
-def _no_apt(run):  # type: ignore[no-untyped-def]
-    def guarded(cmd, **kw):  # type: ignore[no-untyped-def]
+def _no_apt(run: _Run) -> _Run:
+    def guarded(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         assert cmd[0] != "apt-get", "debs are in the cache: nothing may be downloaded"
         return run(cmd, **kw)
     return guarded
 
 
-def sidecar(dest: Path, rel: str) -> dict:  # type: ignore[type-arg]
+def sidecar(dest: Path, rel: str) -> dict[str, Any]:
     path = dest / rel
-    return json.loads(path.with_name(path.stem + ".tags.json").read_text("utf-8"))
+    data: dict[str, Any] = json.loads(path.with_name(path.stem + ".tags.json").read_text("utf-8"))
+    return data

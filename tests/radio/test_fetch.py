@@ -69,7 +69,7 @@ def test_missing_deb_runs_apt_update_once(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
 
-    def fake_run(cmd, *, cwd=None, timeout=600):  # type: ignore[no-untyped-def]
+    def fake_run(cmd, *, cwd=None, timeout=600):
         calls.append(cmd)
         if cmd[:2] == ["apt-get", "download"] and ["apt-get", "update"] in calls:
             (cwd / "asc-music_1.3-6_all.deb").write_bytes(b"deb")

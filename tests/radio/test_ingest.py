@@ -191,12 +191,12 @@ def test_as_root_unreadable_means_what_stat_and_listing_refuse(
     make_track(music / "locked" / "b.wav", seed=2)
     real_scandir = os.scandir
 
-    def scandir(path):  # type: ignore[no-untyped-def]
+    def scandir(path):
         if os.path.basename(path) == "locked":
             raise PermissionError(13, "Permission denied", path)
         return real_scandir(path)
 
-    monkeypatch.setattr(radio.ingest_scan.os, "scandir", scandir)
+    monkeypatch.setattr("radio.ingest_scan.os.scandir", scandir)
     s = run(settings, music)
     assert s.new == 1 and reasons(settings) == {"locked": "unreadable"}
 

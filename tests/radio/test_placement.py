@@ -126,7 +126,7 @@ def test_unsorted_times_are_refused() -> None:
 def test_costs_match_the_definition(rng: np.random.Generator) -> None:
     def unit(n: int) -> np.ndarray:
         v = rng.normal(size=(n, 8))
-        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+        return np.asarray(v / np.linalg.norm(v, axis=1, keepdims=True), dtype=np.float32)
 
     ex, en, s_in, s_out = unit(3), unit(3), unit(2), unit(2)
     scale, bias = 6.0, -1.0

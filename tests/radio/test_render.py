@@ -139,7 +139,7 @@ def test_first_chunk_comes_before_the_plan_is_decoded(
 ) -> None:
     plan = _plan(tracks)
     calls: list[str] = []
-    real = render_mod.decode
+    real = decode
 
     def counting(path: Path | str, **kw: object) -> np.ndarray:
         calls.append(str(path))

@@ -13,7 +13,7 @@ import radio.search
 from radio.cli import cli
 from radio.config import Settings
 from radio.errors import NotFound, RadioError
-from radio.records import TrackTags
+from radio.records import Features, Track, TrackTags
 from radio.search import audio_vectors, search_prompt, similar_tracks
 from radio.store import Store
 from tests.radio.search_library import analysis, build
@@ -45,7 +45,7 @@ def test_search_ranks_and_explains(library: Settings, fake: FakeEmbedder) -> Non
 
 def test_untagged_library_searches_on_descriptors(library: Settings, fake: FakeEmbedder,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    def untagged(track, features):  # type: ignore[no-untyped-def]
+    def untagged(track: Track, features: Features | None) -> SongFields:
         f = radio.search.song_fields(track, features)
         return SongFields(**{**f.__dict__, "tags": ()})
 

@@ -11,8 +11,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -35,6 +36,11 @@ from radio.sponsors import Impression, SponsorStore, sponsor_item
 from radio.store import Store
 from ranking.inference import ContinuationModel
 from tests.conftest import beat_track, write_audio
+
+if TYPE_CHECKING:  # imported where used, inside the tests that need them
+    from fastapi.testclient import TestClient
+
+    from radio.render import Marker
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +71,10 @@ class FakeEmbedder:
     name, dim = "fake", 4
     _words = ("coffee", "night", "drive", "shoes")
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.array([[w in t.lower() for w in self._words] for t in texts], np.float32)
         out += 1e-3
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        return np.asarray(out / np.linalg.norm(out, axis=1, keepdims=True), dtype=np.float32)
 
     def truncated(self, text: str) -> bool:
         return False
@@ -305,7 +311,7 @@ def test_place_record_delete_and_render(library: Settings, tmp_path: Path,
         record_played(settings, placed, 0, listener="ann")
 
     # Loudness: the ad sits under the music around it, within 1 LU of it.
-    marks: list = []
+    marks: list[Marker] = []
     audio = np.concatenate(list(render(placed, beats_for=beats_from_store(Store(settings)),
                                        on_marker=marks.append)))
     from radio.loudness import loudness
@@ -333,7 +339,7 @@ def test_place_record_delete_and_render(library: Settings, tmp_path: Path,
     assert frames > 44100 * 60
 
 
-def _item_spans(marks: list, n: int, total: int) -> dict[int, tuple[int, int]]:
+def _item_spans(marks: list[Marker], n: int, total: int) -> dict[int, tuple[int, int]]:
     """Output frames of each item between the junctions around it."""
     starts = {m.index: m.start for m in marks if m.kind == "item"}
     junction_end = {m.index: m.end for m in marks if m.kind == "junction"}
@@ -380,7 +386,7 @@ TOKEN = "sponsor-test-token-0123456789"
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[object]:
+def client(settings: Settings) -> Iterator[TestClient]:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
@@ -395,13 +401,13 @@ def client(settings: Settings) -> Iterator[object]:
         yield c
 
 
-def test_routes(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_routes(client: TestClient, tmp_path: Path) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     clip = _clip(tmp_path / "ad.ogg").read_bytes()
     assert client.get("/sponsors").status_code == 401
     assert client.get("/sponsors", headers={"Authorization": "Bearer wrong"}).status_code == 401
 
-    def post(data: bytes, name: str = "ad.ogg", **form: str):  # type: ignore[no-untyped-def]
+    def post(data: bytes, name: str = "ad.ogg", **form: str):  # httpx2's or httpx's response
         return client.post("/sponsors", headers=auth, files={"clip": (name, data)},
                            data={"name": "Acme", **form})
 

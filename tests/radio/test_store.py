@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from radio.analysis import ANALYSIS_VERSION, Analysis
 from radio.config import Settings
 from radio.errors import ConfigError, NotFound, RadioError
 from radio.phrases import Cue
-from radio.records import TrackTags
+from radio.records import Track, TrackTags
 from radio.store import Store
 from radio.store_schema import SCHEMA_VERSION
 
@@ -23,7 +24,8 @@ def analysis(rng: np.random.Generator, *, duration: float = 30.0) -> Analysis:
         version=ANALYSIS_VERSION, duration=duration, audible_start=0.25,
         audible_end=duration - 0.5, tempo=123.4, tempo_confidence=0.8, beats=beats,
         downbeats=beats[::4], key="F#", mode="minor", key_confidence=0.6, camelot="11A",
-        lufs=np.float32(-12.5),  # a numpy scalar, as analysis may well return
+        # a numpy scalar, as analysis may well return; typed as the float it stands for
+        lufs=cast(float, np.float32(-12.5)),
         loudness_curve=rng.normal(-14, 2, 300).astype(np.float32), loudness_hop=0.1,
         summary=rng.normal(size=8).astype(np.float32),
         summary_names=tuple(f"f{i}" for i in range(8)),
@@ -32,7 +34,7 @@ def analysis(rng: np.random.Generator, *, duration: float = 30.0) -> Analysis:
 
 
 def save(store: Store, rng: np.random.Generator, path: str, content_hash: str,
-         title: str = "Night Drive", **kw: object):
+         title: str = "Night Drive", **kw: Any) -> Track:
     return store.save_track(path=path, content_hash=content_hash, size=1000, mtime=1.5,
                             tags=TrackTags(title=title, artist="Ana", tags=("synth", "dark")),
                             analysis=analysis(rng), **kw)

@@ -250,7 +250,7 @@ def test_a_v1_file_with_the_old_operator_tables_keeps_every_row(
     record_play(settings, station="night", listener=None, item_kind="track", ref=9,
                 started_at=30.0, junction_probability=0.4)
     t = taste(settings, "ann", now=400.0)
-    assert (t.likes, t.blocks, t.recent_skips) == ({7}, {8}, {9})
+    assert (t.likes, t.blocks, t.recent_skips) == (frozenset({7}), frozenset({8}), frozenset({9}))
     assert [(p["id"], p["ref"]) for p in plays(settings, station="night")] == [
         (1, 7), (2, 1), (3, 9)]
     assert _version(settings.db_path) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
@@ -97,7 +97,7 @@ def test_an_update_opens_the_library_once(library: Settings,
 
     def connect(path: Any, *args: Any, **kw: Any) -> sqlite3.Connection:
         opened.append(str(path))
-        return real(path, *args, **kw)
+        return cast(sqlite3.Connection, real(path, *args, **kw))
 
     monkeypatch.setattr(sqlite3, "connect", connect)
     assert len(update_tag_votes(library, force=True)) == 1

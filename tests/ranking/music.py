@@ -19,7 +19,7 @@ def song(rng: np.random.Generator, *, seconds: float, sr: int = 16000, bpm: floa
     harmonics = rng.uniform(0.1, 1.0, size=6) / np.arange(1, 7)
     # A chord every 2 beats, a random walk in pitch so that neighbours are related.
     step = 2 * beat
-    root = rng.integers(45, 60)
+    root = int(rng.integers(45, 60))
     k = 0
     while k * step < seconds:
         s, e = int(k * step * sr), min(n, int((k + 1) * step * sr) + int(0.2 * sr))

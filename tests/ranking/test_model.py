@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -150,7 +151,7 @@ def test_load_reports_missing_or_corrupt_checkpoints(tmp_path: Path):
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, weights_only=False)["state"]
+    return cast(dict[str, torch.Tensor], torch.load(path, weights_only=False)["state"])
 
 
 class _Interrupt(Exception):

@@ -50,6 +50,7 @@ def test_tone_net_reads_the_spectra_stored_with_the_seam_features(rng: np.random
     assert CFG.splice_size == SPEC.size > 2 * SPEC.tone_bins  # the spectra come last
     a = torch.from_numpy(s_exit[:, -2 * SPEC.tone_bins:]).reshape(3, 2, -1)
     b = torch.from_numpy(s_entry[:, -2 * SPEC.tone_bins:]).reshape(3, 2, -1)
+    assert model.net.tone is not None  # CFG has the tone net (see the test above)
     with torch.no_grad():
         want = model.net.tone(a, b).numpy()
     np.testing.assert_allclose(model.tone_logits(s_exit, s_entry), want, rtol=1e-5, atol=1e-6)

@@ -78,7 +78,8 @@ def test_waiting_listener_wakes_on_publish_and_ends_on_close() -> None:
         await asyncio.sleep(0.01)
         assert not waiter.done()
         b.publish(seg(0))
-        assert (await asyncio.wait_for(waiter, 1.0)).start == 0.0
+        got = await asyncio.wait_for(waiter, 1.0)
+        assert got is not None and got.start == 0.0
         b.close()
         assert await asyncio.wait_for(listener.next(), 1.0) is None
         with pytest.raises(RuntimeError):

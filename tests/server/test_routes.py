@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from radio.config import Settings
@@ -19,7 +21,7 @@ from tests.server.conftest import ADMIN_TOKEN, copy_home
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def make_client(home: Path, **overrides: object) -> TestClient:
+def make_client(home: Path, **overrides: Any) -> TestClient:
     config = ServerSettings(radio=Settings(home=home), **{"admin_token": ADMIN_TOKEN,
                                                           **overrides})
     return TestClient(create_app(config, preload=False), raise_server_exceptions=False)
@@ -87,7 +89,7 @@ def test_unknown_station_for_delete_and_feedback(client: TestClient) -> None:
     ({"prompt": "x" * 501}, "at most 500"),
     ({"seed_track": "Calm 0", "listener": "x" * 65}, "at most 64"),
 ])
-def test_bad_station_requests_are_422_naming_the_problem(client: TestClient, body: dict,
+def test_bad_station_requests_are_422_naming_the_problem(client: TestClient, body: dict[str, Any],
                                                          words: str) -> None:
     res = client.post("/stations", json=body)
     assert res.status_code == 422
@@ -175,7 +177,7 @@ def test_station_lifecycle(home: Path) -> None:
 def test_station_without_listeners_is_stopped(home: Path) -> None:
     with make_client(home, idle_stop_s=30) as c:
         st = c.post("/stations", json={"seed_track": "Drive 1"}).json()
-        registry = c.app.state.registry
+        registry = cast(FastAPI, c.app).state.registry
         assert registry.reap(now=time.monotonic() + 10) == []
         assert registry.reap(now=time.monotonic() + 31) == [st["id"]]
         assert c.get(f"/stations/{st['id']}").status_code == 404

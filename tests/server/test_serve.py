@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from typing import Any
 
 import httpx
 import numpy as np
@@ -45,7 +46,7 @@ def test_stream_is_continuous_audible_mp3_and_a_skip_cuts_on_air(served: Served)
     st = res.json()
     planned_exit = st["now_playing"]["item"]["exit_time"]
     skip_at = 13.0
-    skipped: list[dict] = []
+    skipped: list[dict[str, Any]] = []
 
     def skip() -> None:
         r = httpx.post(f"{served.url}/stations/{st['id']}/feedback", json={"kind": "skip"})
