@@ -219,7 +219,7 @@ def failures(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{len(rows)} failures")
 
 
-def _fetch_command(name: Literal["demo", "ci", "dev"], what: str) -> click.Command:
+def _fetch_command(name: Literal["demo", "ci", "dev", "gm"], what: str) -> click.Command:
     @click.option("--cache", type=click.Path(file_okay=False, path_type=Path),
                   default=Path("music-cache"), show_default=True,
                   help="Where downloaded packages are kept between runs.")
@@ -242,6 +242,7 @@ def _fetch_command(name: Literal["demo", "ci", "dev"], what: str) -> click.Comma
 cli.add_command(_fetch_command("demo", "demo library"))
 cli.add_command(_fetch_command("ci", "CI test corpus"))
 cli.add_command(_fetch_command("dev", "development corpus"))
+cli.add_command(_fetch_command("gm", "General MIDI game music, rendered (training material)"))
 
 
 for _command in (train_cmd, calibrate_cmd, eval_cmd, embed_cmd, render_cmd, search_cmd,

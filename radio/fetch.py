@@ -5,7 +5,9 @@ Debian ships the soundtracks of free games as packages. `fetch_packages` downloa
 with ``dpkg -x`` into a cache, and lays out ``dest/<package>/<path>`` holding only the MUSIC:
 each package's music folder is known (sound effects and voices elsewhere are left out), zip
 ``.pk3`` archives are opened, tracks shorter than `radio.fetch_layout.MIN_SECONDS` are dropped,
-and files that repeat one loop many times (Planet Blupi) are cut to a single cycle (FLAC).
+files that repeat one loop many times (Planet Blupi) are cut to a single cycle (FLAC), and
+General MIDI music (OpenMSX, Freedoom's WADs) is rendered to FLAC by fluidsynth with the
+soundfont packages of `radio.fetch_catalog.SOUNDFONTS`, downloaded and unpacked like the music.
 
 Beside every track goes ``<stem>.tags.json`` (album, artist, title where the package says, and
 ``tags`` = [package, style]); ``dest/LICENSES/<package>.copyright`` keeps each licence and
@@ -15,7 +17,8 @@ cache present downloads and decodes nothing.
 This module holds the entry points, the reports and the manifest; the steps live beside it:
 `radio.fetch_catalog` (which packages, their styles and music folders), `radio.fetch_apt`
 (download and unpack), `radio.fetch_sources` (finding and placing the music files),
-`radio.fetch_loops` (the loop finder), `radio.fetch_credits` (titles, artists, licences) and
+`radio.fetch_loops` (the loop finder), `radio.fetch_midi` (MIDI rendering),
+`radio.fetch_credits` (titles, artists, licences) and
 `radio.fetch_layout` (one package's folder in ``dest``).
 
 Tracks in ``dest`` are hard links into ``cache/extract`` where the file system allows: treat
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +38,7 @@ from typing import Any, Literal
 
 from radio.errors import FetchError
 from radio.fetch_apt import AptUpdater, deb_field, extract_deb, find_or_download
-from radio.fetch_catalog import CORPORA, PACKAGE_SPECS, STYLES
+from radio.fetch_catalog import CORPORA, PACKAGE_SPECS, SOUNDFONTS, STYLES
 from radio.fetch_layout import lay_out_package
 from radio.fetch_sources import atomic_write
 
@@ -95,13 +99,13 @@ class FetchReport:
 
 
 def fetch_corpus(
-    name: Literal["demo", "ci", "dev"],
+    name: Literal["demo", "ci", "dev", "gm"],
     *,
     cache: Path,
     dest: Path,
     progress: Progress | None = None,
 ) -> FetchReport:
-    """Fetch a named package set (`DEMO_PACKAGES`, `CI_PACKAGES`, `DEV_PACKAGES`) into ``dest``."""
+    """Fetch a named package set (`radio.fetch_catalog.CORPORA`) into ``dest``."""
     if name not in CORPORA:
         raise FetchError(f"unknown corpus {name!r}; choose one of {', '.join(CORPORA)}")
     return fetch_packages(CORPORA[name], cache=cache, dest=dest, progress=progress)
@@ -140,18 +144,22 @@ def fetch_packages(
         manifest = json.loads(manifest_path.read_text("utf-8"))
     reports = []
     updater = AptUpdater()
+    soundfonts: list[Path] = []
+    if any(PACKAGE_SPECS[p].midi for p in packages):
+        soundfonts = _soundfonts(cache, dest, updater, say)
     for package in packages:
         deb, downloaded = find_or_download(package, cache / "debs", updater, say)
         version = deb_field(deb, "Version")
         old = manifest["packages"].get(package)
+        rendered_with = [font.name for font in soundfonts] if PACKAGE_SPECS[package].midi else None
         if (old and old.get("deb") == deb.name and old.get("style") == STYLES[package]
-                and _all_present(dest, package, old)):
+                and old.get("soundfonts") == rendered_with and _all_present(dest, package, old)):
             say(f"{package}: up to date ({len(old['files'])} tracks)")
             entry = old
         else:
             root = extract_deb(deb, cache / "extract" / f"{package}_{version}", say)
-            entry = lay_out_package(package, root, dest, old, say)
-            entry.update(deb=deb.name, version=version)
+            entry = lay_out_package(package, root, dest, old, say, soundfonts)
+            entry.update(deb=deb.name, version=version, soundfonts=rendered_with)
             manifest["packages"][package] = entry
             # ASCII-escaped: a file name that is not valid UTF-8 must not break the manifest.
             with atomic_write(manifest_path) as tmp:
@@ -160,6 +168,23 @@ def fetch_packages(
         say(f"{package}: {len(entry['files'])} tracks, "
             f"{sum(f['seconds'] for f in entry['files']) / 3600:.2f} h, style {STYLES[package]}")
     return FetchReport(dest=dest, packages=reports)
+
+
+def _soundfonts(cache: Path, dest: Path, updater: AptUpdater, say: Progress) -> list[Path]:
+    """The `SOUNDFONTS`, downloaded and unpacked into the cache; their licences into ``dest``."""
+    out = []
+    for package, inside in SOUNDFONTS:
+        deb, _ = find_or_download(package, cache / "debs", updater, say)
+        root = extract_deb(deb, cache / "extract" / f"{package}_{deb_field(deb, 'Version')}", say)
+        if not (root / inside).is_file():
+            raise FetchError(f"{deb.name} has no {inside}; the package's layout changed, so "
+                             "update radio.fetch_catalog.SOUNDFONTS")
+        licence = root / "usr/share/doc" / package / "copyright"
+        if licence.is_file():
+            (dest / "LICENSES").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(licence, dest / "LICENSES" / f"{package}.copyright")
+        out.append(root / inside)
+    return out
 
 
 def _report(package: str, entry: dict[str, Any], downloaded: bool) -> PackageReport:

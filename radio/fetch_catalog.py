@@ -1,10 +1,11 @@
 """The Debian packages radio-jockey fetches music from: named sets, styles and music layouts.
 
-`CI_PACKAGES`, `DEMO_PACKAGES` and `DEV_PACKAGES` are the corpora behind ``radio fetch-ci``,
-``fetch-demo`` and ``fetch-dev`` (`CORPORA` by name). `STYLES` gives each package one honest style
-label, the ground truth of the prompt-search tests and benchmarks. `PACKAGE_SPECS` says where each
-package keeps its music and which files there are not tracks (a `PackageSpec`); a package needs an
-entry in both to be fetched.
+`CI_PACKAGES`, `DEMO_PACKAGES`, `DEV_PACKAGES` and `GM_PACKAGES` are the corpora behind
+``radio fetch-ci``, ``fetch-demo``, ``fetch-dev`` and ``fetch-gm`` (`CORPORA` by name); the last
+is General MIDI game music, rendered with the `SOUNDFONTS`. `STYLES` gives each package one
+honest style label, the ground truth of the prompt-search tests and benchmarks. `PACKAGE_SPECS`
+says where each package keeps its music and which files there are not tracks (a `PackageSpec`);
+a package needs an entry in both to be fetched.
 
 Pure data: nothing here downloads, unpacks or opens a file (`radio.fetch` does, through its
 ``fetch_*`` modules).
@@ -19,7 +20,9 @@ __all__ = [
     "CORPORA",
     "DEMO_PACKAGES",
     "DEV_PACKAGES",
+    "GM_PACKAGES",
     "PACKAGE_SPECS",
+    "SOUNDFONTS",
     "STYLES",
     "PackageSpec",
 ]
@@ -38,8 +41,11 @@ DEV_PACKAGES = (
     "asc-music",
     "planetblupi-music-ogg",
 )
+# General MIDI game music, rendered by fluidsynth: 4.2 h more training material in other timbres
+# (real instruments sampled, not synthesised) and styles (jazz, ragtime, rock) than the dev set's.
+GM_PACKAGES = ("openttd-openmsx", "freedoom")
 CORPORA: dict[str, tuple[str, ...]] = {
-    "ci": CI_PACKAGES, "demo": DEMO_PACKAGES, "dev": DEV_PACKAGES}
+    "ci": CI_PACKAGES, "demo": DEMO_PACKAGES, "dev": DEV_PACKAGES, "gm": GM_PACKAGES}
 """The named package sets, by the name `radio.fetch.fetch_corpus` takes."""
 
 # One honest style label per package: the ground truth for prompt-search tests, so each says what
@@ -75,14 +81,29 @@ STYLES: dict[str, str] = {
     # Drum-machine grooves under synth leads: bright (2.5 kHz), percussive (0.42) and the
     # clearest pulse of all (0.79).
     "planetblupi-music-ogg": "electronic",
+    # OpenTTD's replacement for Transport Tycoon's score: blues, boogie-woogie, ragtime and swing
+    # tunes (City Blues, Boogi Marabi, Be Sharp...); a drum kit in 30 of 31, piano in 19, and
+    # acoustic or electric bass the commonest other parts.
+    "openttd-openmsx": "jazz",
+    # Freedoom's level music in the Doom tradition: overdriven or distortion guitar (GM 29/30)
+    # in 50 of its 67 MIDI lumps and a drum kit in 64, between slower atmospheric pieces.
+    "freedoom": "rock",
 }
+
+SOUNDFONTS: tuple[tuple[str, str], ...] = (
+    ("fluid-soundfont-gm", "usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    ("timgm6mb-soundfont", "usr/share/sounds/sf2/TimGM6mb.sf2"),
+)
+"""(package, path inside it) of the General MIDI soundfonts MIDI music is rendered with, taking
+turns track by track: two instrument sets, so no one sampled piano stands for all pianos."""
 
 
 @dataclass(frozen=True)
 class PackageSpec:
     """Where a package keeps its music; ``music`` folders are relative to ``root``.
 
-    A folder of the form ``x.pk3/dir`` reaches inside the zip ``x.pk3``.
+    A folder of the form ``x.pk3/dir`` reaches inside the zip ``x.pk3``; with ``midi``, one
+    named ``x.wad`` means the MIDI lumps of that Doom WAD.
     """
 
     album: str
@@ -90,6 +111,7 @@ class PackageSpec:
     music: tuple[str, ...]
     exclude: tuple[tuple[str, str], ...] = ()  # (file-name glob, why it is not a track)
     loops: bool = False  # each file repeats one cycle; keep one
+    midi: bool = False  # General MIDI, not audio: each file is rendered with the SOUNDFONTS
 
 
 PACKAGE_SPECS: dict[str, PackageSpec] = {
@@ -115,6 +137,12 @@ PACKAGE_SPECS: dict[str, PackageSpec] = {
     "asc-music": PackageSpec("Advanced Strategic Command", "usr/share/games/asc", ("music",)),
     "planetblupi-music-ogg": PackageSpec(
         "Planet Blupi", "usr/share/planetblupi", ("music",), loops=True
+    ),
+    "openttd-openmsx": PackageSpec(
+        "OpenMSX", "usr/share/games/openttd/baseset/openmsx", ("",), midi=True
+    ),
+    "freedoom": PackageSpec(
+        "Freedoom", "usr/share/games/doom", ("freedoom1.wad", "freedoom2.wad"), midi=True
     ),
 }
 """Where each fetchable package keeps its music, by package name."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -67,12 +68,16 @@ def sidecar_tags(package: str, spec: PackageSpec, src: MusicSource, target: Path
                  extra: dict[str, dict[str, str]], info: dict[str, Any]) -> dict[str, Any]:
     """The ``.tags.json`` object for one track."""
     tags: dict[str, Any] = {"album": spec.album, **extra.get(src.rel.as_posix(), {})}
-    if "title" not in tags and not _has_title_tag(target if not spec.loops else src.path):
+    if "title" not in tags and src.span is not None:  # a WAD lump: D_RUNNIN -> RUNNIN
+        tags["title"] = src.rel.stem.removeprefix("D_")
+    elif "title" not in tags and not _has_title_tag(target if not spec.loops else src.path):
         tags["title"] = _title_from_name(src.rel.stem)
     if info.get("cycle_seconds"):
         tags["comment"] = (f"one cycle ({info['cycle_seconds']:.1f} s) of {src.rel.name}, "
                            f"which plays it {info['cycles']:.2f} times "
                            f"({info['original_seconds']:.1f} s)")
+    if info.get("soundfont"):
+        tags["comment"] = f"rendered from General MIDI ({src.label}) with {info['soundfont']}"
     tags["tags"] = [package, STYLES[package]]
     return tags
 
@@ -112,7 +117,11 @@ def write_licences(package: str, root: Path, base: Path, spec: PackageSpec, dest
         top = base / folder
         for lic in sorted(top.rglob("license*.txt")) if top.is_dir() else []:
             name = "_".join(lic.relative_to(base).parts)
-            shutil.copyfile(lic, out / f"{package}.{name}")
+            if lic.is_file():
+                shutil.copyfile(lic, out / f"{package}.{name}")
+            elif lic.is_symlink():  # e.g. -> /usr/share/common-licenses/GPL-2, not in the .deb
+                (out / f"{package}.{name}").write_text(
+                    f"{lic.name} in {package} is a link to {os.readlink(lic)}\n", "utf-8")
     stanzas = _dep5_stanzas(text)
     fallback = next((lic for pats, lic in stanzas if "*" in pats), None) or _free_text_licence(text)
     for f in files:

@@ -1,7 +1,8 @@
 """Laying out one unpacked package under ``dest/<package>``: tracks, sidecars and licences.
 
 `lay_out_package` takes the package's music sources (`radio.fetch_sources`), leaves out the
-files its `PackageSpec` excludes, cuts looped files to one cycle (`radio.fetch_loops`), drops
+files its `PackageSpec` excludes, cuts looped files to one cycle (`radio.fetch_loops`), renders
+General MIDI with the soundfonts in turn (`radio.fetch_midi`), drops
 audio shorter than `MIN_SECONDS`, writes each track's ``.tags.json`` and the licences
 (`radio.fetch_credits`), deletes what an earlier run left that is no longer wanted, and returns
 the package's manifest entry.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ from radio.errors import AudioLoadError
 from radio.fetch_catalog import PACKAGE_SPECS, STYLES
 from radio.fetch_credits import package_metadata, sidecar_tags, write_licences
 from radio.fetch_loops import place_one_cycle
+from radio.fetch_midi import render_source
 from radio.fetch_sources import music_sources, place_source
 
 if TYPE_CHECKING:
@@ -37,8 +40,11 @@ MIN_SECONDS = 20.0
 
 
 def lay_out_package(package: str, root: Path, dest: Path, old: dict[str, Any] | None,
-                    say: Progress) -> dict[str, Any]:
-    """Place the music of one unpacked package under ``dest/<package>``; its manifest entry."""
+                    say: Progress, soundfonts: Sequence[Path] = ()) -> dict[str, Any]:
+    """Place the music of one unpacked package under ``dest/<package>``; its manifest entry.
+
+    ``soundfonts`` render a General MIDI package (`PackageSpec.midi`), taking turns by track.
+    """
     spec = PACKAGE_SPECS[package]
     base = root / spec.root
     sources, skipped = music_sources(package, spec, base)
@@ -46,8 +52,10 @@ def lay_out_package(package: str, root: Path, dest: Path, old: dict[str, Any] | 
     previous = {dest / f["path"]: f for f in (old or {}).get("files", [])}
     extra = package_metadata(spec, base)
     files, kept = [], set()
-    say(f"{package}: laying out {len(sources)} files")
-    for src in sources:
+    if spec.midi and not soundfonts:
+        raise ValueError(f"{package} is General MIDI: it needs soundfonts to be rendered with")
+    say(f"{package}: {'rendering' if spec.midi else 'laying out'} {len(sources)} files")
+    for number, src in enumerate(sources):
         reason = next((why for pat, why in spec.exclude if fnmatch.fnmatch(src.rel.name, pat)),
                       None)
         if reason:
@@ -56,7 +64,10 @@ def lay_out_package(package: str, root: Path, dest: Path, old: dict[str, Any] | 
         target = out_dir / src.rel
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if spec.loops:
+            if spec.midi:
+                soundfont = soundfonts[number % len(soundfonts)]
+                target, info = render_source(src, target, soundfont=soundfont, previous=previous)
+            elif spec.loops:
                 target, info = place_one_cycle(src, target, previous, say)
             else:
                 place_source(src, target)

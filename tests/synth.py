@@ -3,22 +3,22 @@
 Every generator returns float32 samples together with the answer it was built to have (beat
 times, downbeat times, key), so a test compares `radio.analysis.analyse` against ground truth
 rather than against itself. Everything is seeded and deterministic. The only I/O here is
-`render_score`, which writes a music21 score to MIDI and renders it with fluidsynth; analysis
-code never imports this module.
+`render_score`, which writes a music21 score to MIDI and renders it with fluidsynth (through
+`radio.fetch_midi.render_midi`, as the fetched General MIDI music is); analysis code never
+imports this module.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import soundfile as sf
+
+from radio.fetch_midi import render_midi
 
 SR = 22050
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
@@ -286,34 +286,10 @@ def render_score(
         with tempfile.TemporaryDirectory() as tmp:
             mid = Path(tmp) / "in.mid"
             s.write("midi", fp=str(mid))
-            pcm = _fluidsynth(mid, sr=sr, soundfont=soundfont, seconds=seconds)
+            pcm = render_midi(mid, soundfont=soundfont, sr=sr, max_seconds=seconds)
             sf.write(out_wav, pcm.T, sr, subtype="FLOAT")
     y, _ = sf.read(out_wav, dtype="float32", always_2d=True)
     return np.ascontiguousarray(y.T)
-
-
-def _fluidsynth(mid: Path, *, sr: int, soundfont: Path, seconds: float) -> np.ndarray:
-    """Render ``mid`` to float32 (2, n), at most ``seconds`` long.
-
-    Raw output read as it grows: a note that never gets its note-off keeps fluidsynth's fast
-    renderer going forever, so it is stopped once the score's length has been written.
-    """
-    exe = shutil.which("fluidsynth")
-    if exe is None:
-        raise RuntimeError("fluidsynth is not installed (apt-get install fluidsynth)")
-    limit = int(seconds * sr) * 4  # s16 stereo bytes
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "out.raw"
-        cmd = [exe, "-ni", "-q", "-T", "raw", "-O", "s16", "-E", "little", "-F", str(raw),
-               "-r", str(sr), str(soundfont), str(mid)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300
-        while proc.poll() is None:
-            if (raw.exists() and raw.stat().st_size >= limit) or time.monotonic() > deadline:
-                proc.kill()
-            time.sleep(0.02)
-        data = np.fromfile(raw, dtype="<i2")[: limit // 2]
-    return (data[: data.size // 2 * 2].reshape(-1, 2).T / 32768.0).astype(np.float32)
 
 
 @dataclass(frozen=True)

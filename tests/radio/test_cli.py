@@ -129,9 +129,11 @@ def test_fetch_commands_call_fetch_corpus(runner: CliRunner, tmp_path: Path,
     assert "fetching demo" in result.stderr and "0 tracks" in result.stdout
     assert runner.invoke(cli, ["fetch-ci", "--cache", str(tmp_path / "c")]).exit_code == 0
     assert runner.invoke(cli, ["fetch-dev"]).exit_code == 0
+    assert runner.invoke(cli, ["fetch-gm", "--cache", str(tmp_path / "c")]).exit_code == 0
     assert calls == [("demo", tmp_path / "c", tmp_path / "d"),
                      ("ci", tmp_path / "c", tmp_path / "c" / "ci"),
-                     ("dev", Path("music-cache"), Path("music-cache") / "dev")]
+                     ("dev", Path("music-cache"), Path("music-cache") / "dev"),
+                     ("gm", tmp_path / "c", tmp_path / "c" / "gm")]
 
     def broken(name, **kw):
         raise FetchError("apt-get download failed: no network")
