@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any, Literal
 from radio.errors import FetchError
 from radio.fetch_apt import AptUpdater, deb_field, extract_deb, find_or_download
 from radio.fetch_catalog import CORPORA, PACKAGE_SPECS, SOUNDFONTS, STYLES
+from radio.fetch_credits import copy_copyright
 from radio.fetch_layout import lay_out_package
 from radio.fetch_sources import atomic_write
 
@@ -179,10 +179,7 @@ def _soundfonts(cache: Path, dest: Path, updater: AptUpdater, say: Progress) -> 
         if not (root / inside).is_file():
             raise FetchError(f"{deb.name} has no {inside}; the package's layout changed, so "
                              "update radio.fetch_catalog.SOUNDFONTS")
-        licence = root / "usr/share/doc" / package / "copyright"
-        if licence.is_file():
-            (dest / "LICENSES").mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(licence, dest / "LICENSES" / f"{package}.copyright")
+        copy_copyright(package, root, dest)
         out.append(root / inside)
     return out
 

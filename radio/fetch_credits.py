@@ -25,7 +25,7 @@ from radio.errors import FetchError
 from radio.fetch_catalog import STYLES, PackageSpec
 from radio.fetch_sources import MusicSource
 
-__all__ = ["package_metadata", "sidecar_tags", "write_licences"]
+__all__ = ["copy_copyright", "package_metadata", "sidecar_tags", "write_licences"]
 
 
 def package_metadata(spec: PackageSpec, base: Path) -> dict[str, dict[str, str]]:
@@ -96,6 +96,19 @@ def _title_from_name(stem: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in words) or stem
 
 
+def copy_copyright(package: str, root: Path, dest: Path) -> str:
+    """Copy an unpacked package's Debian copyright file to ``dest/LICENSES``; its text."""
+    copyright_file = root / "usr/share/doc" / package / "copyright"
+    try:
+        text = copyright_file.read_text("utf-8", "replace")
+    except OSError as exc:
+        raise FetchError(f"{package}: no copyright file at {copyright_file}; the .deb is "
+                         "incomplete, delete it and fetch again") from exc
+    (dest / "LICENSES").mkdir(parents=True, exist_ok=True)
+    (dest / "LICENSES" / f"{package}.copyright").write_text(text, "utf-8")
+    return text
+
+
 def write_licences(package: str, root: Path, base: Path, spec: PackageSpec, dest: Path,
                    files: list[dict[str, Any]]) -> str:
     """Copy the package's copyright (and licence files beside its music); a licence summary.
@@ -106,13 +119,7 @@ def write_licences(package: str, root: Path, base: Path, spec: PackageSpec, dest
     """
     out = dest / "LICENSES"
     out.mkdir(parents=True, exist_ok=True)
-    copyright_file = root / "usr/share/doc" / package / "copyright"
-    try:
-        text = copyright_file.read_text("utf-8", "replace")
-    except OSError as exc:
-        raise FetchError(f"{package}: no copyright file at {copyright_file}; the .deb is "
-                         "incomplete, delete it and fetch again") from exc
-    (out / f"{package}.copyright").write_text(text, "utf-8")
+    text = copy_copyright(package, root, dest)
     for folder in spec.music:
         top = base / folder
         for lic in sorted(top.rglob("license*.txt")) if top.is_dir() else []:

@@ -61,17 +61,19 @@ def render_midi(midi: Path, *, soundfont: Path, sr: int = RENDER_SR,
                          "(apt-get install fluidsynth, or `make system-dev`)")
     limit = int(max_seconds * sr) * 2 * 4  # float32 stereo bytes
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "out.raw"
+        raw, log = Path(tmp) / "out.raw", Path(tmp) / "err.log"
         cmd = [exe, "-ni", "-q", "-T", "raw", "-O", "float", "-E", "little", "-g", str(_GAIN),
                "-F", str(raw), "-r", str(sr), str(soundfont), str(midi)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + _TIMEOUT_S
-        while proc.poll() is None:
-            if (raw.exists() and raw.stat().st_size >= limit) or time.monotonic() > deadline:
-                proc.kill()
-            time.sleep(0.02)
-        err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
-        proc.wait()
+        # Messages go to a file: a pipe nobody reads while polling fills up (a MIDI asking for
+        # many presets the soundfont lacks warns for each) and stalls fluidsynth.
+        with open(log, "wb") as err_file:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
+            deadline = time.monotonic() + _TIMEOUT_S
+            while proc.poll() is None:
+                if (raw.exists() and raw.stat().st_size >= limit) or time.monotonic() > deadline:
+                    proc.kill()
+                time.sleep(0.02)
+        err = log.read_text("utf-8", "replace")
         data = np.fromfile(raw, dtype="<f4")[: limit // 4] if raw.exists() else np.zeros(0)
     if data.size < 2:
         why = " / ".join(err.strip().splitlines()[-2:])[:200] or "no audio written"
