@@ -6,7 +6,10 @@ Data: cue times, tempo, key, loudness and artists of the tracks in the store at 
 Cue vectors come from its audio index (``indexes/audio_meta.json``, built by `radio embed`) when
 there is one; otherwise they are SYNTHETIC (a per-album style plus a per-track style plus noise,
 L2-normalised) and the table says so. ``--embed`` builds the index first with
-`radio.modeling.embed_library` (decodes the whole library: slow). The 1,000-track library tiles
+`radio.modeling.embed_library` (decodes the whole library: slow). The junction scale and bias
+come from the model that built the index (``--model``, default the library's or the shipped
+one); a model of another id is refused, since its calibration would not fit the vectors. The
+1,000-track library tiles
 the real tracks with perturbed vectors and jittered cue times, since no library that big exists.
 
 Timings are single-threaded (BLAS pinned to one thread) wall-clock seconds.
@@ -51,23 +54,28 @@ class Library:
     bias: float
 
 
-def load_library(home: Path, *, dim: int, seed: int, embed: bool) -> Library:
+def load_library(home: Path, *, dim: int, seed: int, embed: bool,
+                 model_file: Path | None = None) -> Library:
     settings = Settings(home=home)
     meta_path = settings.indexes_dir / "audio_meta.json"
     if embed and not meta_path.exists():
         from radio.modeling import embed_library
 
         print("embedding the library (slow) ...", file=sys.stderr)
-        embed_library(settings)
+        embed_library(settings, model_file=model_file)
     index, scale, bias, source = None, SCALE, BIAS, "synthetic vectors, real cue times"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
         index = CueIndex.load(settings.indexes_dir, dim=int(meta["dim"]),
                               model_id=str(meta["model_id"]))
         if len(index):
-            from radio.modeling import resolve_model
+            from radio.modeling import model_id, resolve_model
 
-            model = resolve_model(settings)
+            model = resolve_model(settings, model_file)
+            if model_id(model) != meta["model_id"]:
+                raise SystemExit(f"the cue index at {settings.indexes_dir} was built by model "
+                                 f"{meta['model_id']}, not {model_id(model)}: pass that "
+                                 "checkpoint as --model, or run `radio embed` with this one")
             scale, bias = model.scale, model.bias
             dim = index.dim
             source = f"real embeddings (model {meta['model_id']})"
@@ -169,11 +177,16 @@ def bench_greedy(lib: Library, n: int, seed: int, pool: int = 40, songs: int = 1
             gain_pct.append(100 * (ga.total - gr.total) / abs(gr.total))
             gain_plain.append(plain.total - gr.total)
     return {"GA >= greedy (by fitness)": wins / n, "greedy infeasible (stuck short)": stuck / n,
-            "mean gain where greedy feasible (nats)": statistics.mean(gain),
-            "mean gain %": statistics.mean(gain_pct), "GA s mean": statistics.mean(t_ga),
+            "mean gain where greedy feasible (nats)": _mean(gain),
+            "mean gain %": _mean(gain_pct), "GA s mean": statistics.mean(t_ga),
             "GA s max": max(t_ga), "greedy s mean": statistics.mean(t_gr),
             "GA alone (no greedy floor) >= greedy": wins_plain / n,
-            "GA alone mean gain where greedy feasible (nats)": statistics.mean(gain_plain)}
+            "GA alone mean gain where greedy feasible (nats)": _mean(gain_plain)}
+
+
+def _mean(values: list[float]) -> float:
+    """The mean, or NaN when greedy was never feasible (a few instances, a tight pool)."""
+    return statistics.mean(values) if values else float("nan")
 
 
 def tile(lib: Library, size: int, seed: int) -> Library:
@@ -254,8 +267,12 @@ def main() -> None:
     ap.add_argument("--hours", type=int, default=10, help="60-minute plans")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--embed", action="store_true", help="build the audio index first")
+    ap.add_argument("--model", type=Path, default=None,
+                    help="the checkpoint that built the index (default: the library's, else "
+                         "the shipped one)")
     args = ap.parse_args()
-    lib = load_library(args.home, dim=128, seed=args.seed, embed=args.embed)
+    lib = load_library(args.home, dim=128, seed=args.seed, embed=args.embed,
+                       model_file=args.model)
     print(f"library: {len(lib.tracks)} tracks from {args.home}; vectors: {lib.source}; "
           f"scale {lib.scale:.2f}, bias {lib.bias:.2f}; load avg {os.getloadavg()[0]:.1f}")
     rows = [
