@@ -9,8 +9,8 @@ L2-normalised) and the table says so. ``--embed`` builds the index first with
 `radio.modeling.embed_library` (decodes the whole library: slow). The junction scale and bias
 come from the model that built the index (``--model``, default the library's or the shipped
 one); a model of another id is refused, since its calibration would not fit the vectors. The
-1,000-track library tiles
-the real tracks with perturbed vectors and jittered cue times, since no library that big exists.
+1,000-track library tiles the real tracks with perturbed vectors and jittered cue times, since
+no library that big exists.
 
 Timings are single-threaded (BLAS pinned to one thread) wall-clock seconds.
 """
