@@ -7,7 +7,7 @@ seam's standardisation, the tone term's spectra at every cut), the epoch-end val
 final calibration, and projects the shipped recipe's full run from them:
 
     decode + epochs x (steps x stage-one step + validation) + fine steps x stage-two step
-    + tone steps x stage-three step + set-ups + calibration
+    + tone steps x stage-three step + lag steps x stage-four step + set-ups + calibration
 
 (counting the fine seam's small set-up with every epoch's validation, a slight overestimate),
 so that a change to any stage can be weighed against the <= 30 min target without a 30 min run.
@@ -70,8 +70,8 @@ def main() -> None:
         full = _time_stages(tr, val, mcfg, shipped, args.steps, precision, decode, s1)
         ratio = "" if base is None else f" ({base / full:.2f}x faster than {args.precision[0]})"
         base = base or full
-        print(f"projected run ({s1} + {shipped.fine_steps} + {shipped.tone_steps} steps, "
-              f"{precision}): {full / 60:.1f} min{ratio}")
+        print(f"projected run ({s1} + {shipped.fine_steps} + {shipped.tone_steps} + "
+              f"{shipped.lag_steps} steps, {precision}): {full / 60:.1f} min{ratio}")
 
 
 def _time_stages(tr: list[TrackMel], val: list[TrackMel], mcfg: ModelConfig,
@@ -79,7 +79,7 @@ def _time_stages(tr: list[TrackMel], val: list[TrackMel], mcfg: ModelConfig,
     """Print one precision's stage timings; return the projected run's seconds."""
     from ranking.train import TrainConfig, train
 
-    cfg = TrainConfig(epochs=1, steps_per_epoch=n, fine_steps=n, tone_steps=n,
+    cfg = TrainConfig(epochs=1, steps_per_epoch=n, fine_steps=n, tone_steps=n, lag_steps=n,
                       precision=precision)
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,28 +88,33 @@ def _time_stages(tr: list[TrackMel], val: list[TrackMel], mcfg: ModelConfig,
               progress=lambda step, total, info: stamps.append(time.perf_counter()))
         end = time.perf_counter()
     gaps = [b - a for a, b in zip([start, *stamps], stamps, strict=False)]
-    # Steps 1..n are stage one, n+1..2n stage two, 2n+1..3n stage three. The first step of a
-    # stage also carries what ran before it: stage one's set-up, stage one's epoch-end
-    # validation and stage two's set-up, stage three's set-up.
-    one, two, three = (statistics.median(gaps[k * n + 1 : (k + 1) * n]) for k in range(3))
+    # Steps 1..n are stage one, n+1..2n stage two, 2n+1..3n stage three, 3n+1..4n stage four.
+    # The first step of a stage also carries what ran before it: stage one's set-up, stage
+    # one's epoch-end validation and stage two's set-up, stage three's set-up, stage four's.
+    one, two, three, four = (statistics.median(gaps[k * n + 1 : (k + 1) * n]) for k in range(4))
     setup_two = gaps[n] - two  # validation at the epoch's end + the fine seam's set-up
     setup_three = gaps[2 * n] - three
+    setup_four = gaps[3 * n] - four
     calibration = end - stamps[-1]
     full = (decode + s1 * one + setup_two * shipped.epochs + shipped.fine_steps * two
-            + shipped.tone_steps * three + setup_three + calibration)
+            + shipped.tone_steps * three + setup_three + shipped.lag_steps * four + setup_four
+            + calibration)
     rows = [
         (f"stage one: step (batch {shipped.batch_size})", one),
         ("epoch-end validation (+ the fine seam's set-up, once)", setup_two),
         (f"stage two: step (batch {shipped.fine_batch})", two),
         ("stage three: set-up (tone spectra at every cut)", setup_three),
         (f"stage three: step (batch {shipped.tone_batch})", three),
+        ("stage four: set-up", setup_four),
+        (f"stage four: step (batch {shipped.lag_batch})", four),
         (f"calibration ({shipped.calib_pairs} pairs)", calibration),
     ]
     print(f"{precision}:")
     for name, sec in rows:
         print(f"  {name:55s} {sec:8.3f} s")
     print(f"  stage one {s1 * one / 60:.1f} min, stage two {shipped.fine_steps * two / 60:.1f} "
-          f"min, stage three {(shipped.tone_steps * three + setup_three) / 60:.1f} min")
+          f"min, stage three {(shipped.tone_steps * three + setup_three) / 60:.1f} min, "
+          f"stage four {(shipped.lag_steps * four + setup_four) / 60:.1f} min")
     return full
 
 if __name__ == "__main__":

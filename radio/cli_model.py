@@ -51,11 +51,14 @@ def _bar(label: str) -> Progress:
 @click.option("--tone-steps", type=click.IntRange(min=0), default=1500, show_default=True,
               help="Steps of the third stage, the learned tone term on audio at the cuts "
                    "(0: none).")
+@click.option("--lag-steps", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Steps of the fourth stage, the lag term on the log-mel either side of "
+                   "the cuts (0: none).")
 @click.option("--extend", "extend_from", type=click.Path(dir_okay=False, path_type=Path),
               default=None, metavar="CHECKPOINT",
-              help="Keep CHECKPOINT's trained stages and train only its learned tone term, "
-                   "with the tracks, seed and held-out patterns it was trained with; then "
-                   "calibrate. The other training options are ignored.")
+              help="Keep CHECKPOINT's trained stages and train only the learned tone and lag "
+                   "terms it lacks, with the tracks, seed and held-out patterns it was "
+                   "trained with; then calibrate. The other training options are ignored.")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="bfloat16",
               show_default=True,
               help="Training arithmetic: bfloat16 autocast is about 1.5x faster on CPUs with "
@@ -74,7 +77,8 @@ def _bar(label: str) -> Progress:
 @home_option
 @click.pass_context
 def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size: int,
-              fine_steps: int, tone_steps: int, extend_from: Path | None, precision: str,
+              fine_steps: int, tone_steps: int, lag_steps: int, extend_from: Path | None,
+              precision: str,
               seed: int, resume: bool, holdout: tuple[str, ...], out: Path | None, ship: bool,
               workers: int | None, as_json: bool) -> None:
     """Train the continuation model on the library's own songs, cut into clip pairs."""
@@ -86,14 +90,15 @@ def train_cmd(ctx: click.Context, epochs: int, steps_per_epoch: int, batch_size:
     settings = settings_from(ctx)
     out = out or model_path(settings)
     if extend_from is not None:
-        _extend(settings, extend_from, out, tone_steps, workers, as_json)
+        _extend(settings, extend_from, out, tone_steps, lag_steps, workers, as_json)
         _ship(out, ship)
         return
     mcfg = ModelConfig(fine_frames=ModelConfig.fine_frames if fine_steps else 0,
-                       tone_channels=ModelConfig.tone_channels if tone_steps else 0)
+                       tone_channels=ModelConfig.tone_channels if tone_steps else 0,
+                       lag_channels=ModelConfig.lag_channels if lag_steps else 0)
     tcfg = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                        seed=seed, fine_steps=fine_steps, tone_steps=tone_steps,
-                       precision=precision)
+                       lag_steps=lag_steps, precision=precision)
     with _bar("decode") as bar:
         task = bar.add_task("decode", total=None, info="")
         # The fine seam and the tone term train, and the splice term calibrates, on audio at
@@ -140,10 +145,10 @@ def _ship(checkpoint: Path, ship: bool) -> None:
             shutil.copyfile(checkpoint, dest)
 
 
-def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: int | None,
-            as_json: bool) -> None:
-    """``radio train --extend``: train ``src``'s learned tone term on the tracks it was trained
-    with, calibrate, and save to ``out``."""
+def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, lag_steps: int,
+            workers: int | None, as_json: bool) -> None:
+    """``radio train --extend``: train the learned tone and lag terms ``src`` lacks (or whose
+    settings changed) on the tracks it was trained with, calibrate, and save to ``out``."""
     from dataclasses import asdict, replace
 
     from radio.errors import RadioError
@@ -155,19 +160,20 @@ def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: 
     t0 = time.perf_counter()
     model = ContinuationModel.load(src)
     _require_training_record(model, src)
-    if not tone_steps:
-        raise RadioError("--extend trains the learned tone term: give --tone-steps above 0")
-    tcfg = replace(_train_config(model), tone_steps=tone_steps)
+    if not (tone_steps and lag_steps):
+        raise RadioError("--extend trains the learned tone and lag terms: give --tone-steps "
+                         "and --lag-steps above 0")
+    tcfg = replace(_train_config(model), tone_steps=tone_steps, lag_steps=lag_steps)
     mcfg = replace(_splice_now(model), **{k: v for k, v in asdict(ModelConfig()).items()
-                                          if k.startswith("tone_")})
+                                          if k.startswith(("tone_", "lag_"))})
     inputs = _decode_for_calibration(settings, mcfg, workers=workers,
                                      holdout=tuple(model.meta.get("holdout", ())))
     tr, val, _ = split_tracks(inputs.train, val_fraction=0.1, seed=tcfg.seed)
     if {t.track_id for t in tr + val} != set(model.meta["train_track_hashes"]):
         raise RadioError(f"this library is not the one {src} was trained on; retrain with "
                          "`radio train`")
-    with _bar("tone") as bar:
-        task = bar.add_task("tone", total=None, info="")
+    with _bar("extend") as bar:
+        task = bar.add_task("extend", total=None, info="")
 
         def progress(step: int, total: int, info: dict[str, float]) -> None:
             bar.update(task, completed=step, total=total, info=f"loss {info['loss']:.3f}")
@@ -176,11 +182,12 @@ def _extend(settings: Settings, src: Path, out: Path, tone_steps: int, workers: 
     result.save(out)
     seconds = time.perf_counter() - t0
     summary = {"checkpoint": str(out), "train_tracks": len(tr), "val_tracks": len(val),
-               "seconds": round(seconds, 1), "tone_cal": result.net.tone_cal.tolist()}
+               "seconds": round(seconds, 1), "tone_cal": result.net.tone_cal.tolist(),
+               "lag_cal": result.net.lag_cal.tolist()}
     if as_json:
         echo_json(summary)
         return
-    click.echo(f"trained the tone term on {len(tr)} tracks ({len(val)} for calibration) in "
+    click.echo(f"trained the later terms on {len(tr)} tracks ({len(val)} for calibration) in "
                f"{seconds / 60:.1f} min -> {out}")
 
 

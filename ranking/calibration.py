@@ -3,10 +3,10 @@
 After training, pairs are drawn from validation tracks (as many negatives as positives, half
 from other songs and half from the same song elsewhere) and every term the model has is
 scored on them: the towers' inner product, the coarse and fine seams, the splice continuity
-logits and the learned tone logit. `calibrate` fits the two-tower (scale, bias) by Platt
-scaling; `calibrate_multi` fits the re-ranker's sum of terms as one logistic regression;
-`calibrate_net` does both in place on a net. `Batcher` turns sampled log-mel windows into the
-net's standardised input, as training's steps do too.
+logits, the learned tone logit and the lag logit. `calibrate` fits the two-tower (scale, bias)
+by Platt scaling; `calibrate_multi` fits the re-ranker's sum of terms as one logistic
+regression; `calibrate_net` does both in place on a net. `Batcher` turns sampled log-mel
+windows into the net's standardised input, as training's steps do too.
 
 Draws come from the sampler passed in, so the result is fixed by its seed. Inputs are arrays
 (`ranking.pairs.TrackMel`), never files.
@@ -49,8 +49,8 @@ def pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: Batcher, n:
     """For n positives and n negatives of ``kind``: tower inner products (``dot``), coarse seam
     logits (``seam``) and, with ``audio``, the terms read from audio at the cut: fine seam
     logits (``fine``), splice logits (``splice``, 2 to 5 columns) and learned tone logits
-    (``tone``), where the model has them; each as ``(pos, neg)`` arrays under ``KEY_pos`` /
-    ``KEY_neg``."""
+    (``tone``), and lag logits (``lag``, from the log-mel), where the model has them; each as
+    ``(pos, neg)`` arrays under ``KEY_pos`` / ``KEY_neg``."""
     out: dict[str, list[np.ndarray]] = {}
 
     def add(key: str, pos: torch.Tensor | np.ndarray, neg: torch.Tensor | np.ndarray) -> None:
@@ -66,9 +66,8 @@ def pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: Batcher, n:
             batch = sampler.sample(m)
             rows = batch.neg[kind]
             ok = torch.from_numpy(rows[:, 0] >= 0)
-            mel_a = batcher(sampler.windows(batch.a))
-            mel_b = batcher(sampler.windows(batch.b))
-            mel_n = batcher(sampler.windows(rows))
+            raw_a, raw_b, raw_n = (sampler.windows(r) for r in (batch.a, batch.b, rows))
+            mel_a, mel_b, mel_n = batcher(raw_a), batcher(raw_b), batcher(raw_n)
             e_a = net.embed_exit_mel(mel_a)
             pos = (e_a * net.embed_entry_mel(mel_b)).sum(1)
             neg = (e_a * net.embed_entry_mel(mel_n)).sum(1)
@@ -76,6 +75,10 @@ def pair_scores(net: ContinuationNet, sampler: PairSampler, batcher: Batcher, n:
             if net.seam is not None:
                 add("seam", net.seam_logit(pos, mel_a, mel_b),
                     net.seam_logit(neg, mel_a, mel_n)[ok.to(neg.device)])
+            if net.lag is not None:  # in dB, as it is trained
+                db_a, db_b, db_n = (torch.from_numpy(r).to(batcher.device)
+                                    for r in (raw_a, raw_b, raw_n))
+                add("lag", net.lag(db_a, db_b), net.lag(db_a, db_n)[ok.to(neg.device)])
             if audio and net.fine is not None:
                 add("fine", *fine_logits(net, sampler, batch, kind, batcher.device))
             if audio and net.cfg.splice_size:
@@ -142,8 +145,8 @@ def calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: Batcher,
     """Platt calibration on validation tracks, in place: as many negatives as positives, half
     from other songs and half from the same song elsewhere (the mix `ranking.evaluate`
     measures ECE on). The two-tower (scale, bias) first; then the re-ranker's sum
-    a * seam + b (+ c * fine) (+ d . splice) (+ e * tone) as one logistic regression. Returns
-    the two-tower pair."""
+    a * seam + b (+ c * fine) (+ d . splice) (+ e * tone) (+ g * lag) as one logistic
+    regression. Returns the two-tower pair."""
     use_fine = net.fine is not None
     use_splice = net.cfg.splice_size > 0
     easy = pair_scores(net, sampler, batcher, n // 2, "easy", audio=use_fine or use_splice)
@@ -164,6 +167,7 @@ def calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: Batcher,
             cols = [col("seam")[:, None]] + ([col("fine")[:, None]] if use_fine else [])
             cols += [col("splice")] if use_splice else []
             cols += [col("tone")[:, None]] if net.tone is not None else []
+            cols += [col("lag")[:, None]] if net.lag is not None else []
             x = np.concatenate(cols, 1)
             w, b = calibrate_multi(x, labels, init=(1.0,) * x.shape[1])
             net.seam_cal.copy_(torch.tensor([float(w[0]), b]))
@@ -174,6 +178,9 @@ def calibrate_net(net: ContinuationNet, sampler: PairSampler, batcher: Batcher,
                 d = w[start : start + net.cfg.splice.n_logits]
                 net.splice_cal.copy_(torch.from_numpy(d.astype(np.float32)))
             if net.tone is not None:
-                net.tone_cal.copy_(torch.tensor([float(w[-1])]))
+                at = 1 + use_fine + (net.cfg.splice.n_logits if use_splice else 0)
+                net.tone_cal.copy_(torch.tensor([float(w[at])]))
+            if net.lag is not None:
+                net.lag_cal.copy_(torch.tensor([float(w[-1])]))
     return scale, bias
 

@@ -234,6 +234,12 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
                                                   tone=False).astype(float))
         out["tone_net_alone"] = score_structure(
             ev, lambda a, b: model.tone_logits(s_exit[a], s_entry[b]).astype(float))
+    if model.net.lag is not None:  # what the lag term adds, and what it does alone
+        out["model_without_lag"] = score_structure(
+            ev, lambda a, b: model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b],
+                                                  lag=False).astype(float))
+        out["lag_alone"] = score_structure(
+            ev, lambda a, b: model.lag_logits(s_exit[a], s_entry[b]).astype(float))
     # Speed: pairs scored from stored embeddings (two-tower) and from stored features (full),
     # and clips embedded from raw audio.
     rng = np.random.default_rng(seed)

@@ -147,12 +147,14 @@ class ContinuationModel:
 
     def features(self, clips: list[np.ndarray], sr: int, side: Literal["exit", "entry"], *,
                  seam: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings (n, dim), seam features (n, cfg.seam_size) float32) per clip.
+        """(embeddings (n, dim), seam features (n, cfg.seam_size + cfg.lag_size(side)) float32)
+        per clip.
 
         The seam features are the standardised log-mel frames next to the cut (A's last, B's
-        first), flattened, followed by the fine seam's frames and the splice features when the
-        model has them; with the embeddings they are all a pair needs to be scored, so they can
-        be stored per cue. (Float32: the splice features hold predictor coefficients and raw
+        first), flattened, followed by the fine seam's frames, the splice features and the lag
+        term's frames (`ModelConfig.lag_size`: wider on the exit side) when the model has them;
+        with the embeddings they are all a pair needs to be scored, so they can be stored per
+        cue. (Float32: the splice features hold predictor coefficients and raw
         samples, which float16 would round past the errors they measure.)
         Without a seam re-ranker, or with ``seam=False`` (embeddings only), the second array
         has zero width.
@@ -163,7 +165,8 @@ class ContinuationModel:
         k = cfg.seam_frames if keep else 0
         fine = self.net.fine
         emb = np.zeros((len(ys), cfg.dim), dtype=np.float32)
-        seam_out = np.zeros((len(ys), cfg.seam_size if keep else 0), dtype=np.float32)
+        width = cfg.seam_size + cfg.lag_size(side) if keep else 0
+        seam_out = np.zeros((len(ys), width), dtype=np.float32)
         w = cfg.fine_samples
         with torch.inference_mode():
             for i in range(0, len(ys), self.batch_size):
@@ -179,11 +182,16 @@ class ContinuationModel:
                     parts.append(fine.frames(batch[:, -w:] if side == "exit" else batch[:, :w]))
                 flat = torch.cat([p.flatten(1) for p in parts], 1)
                 seam_out[i : i + len(batch), : flat.shape[1]] = flat.numpy()
+                rows = slice(i, i + len(batch))
                 if cfg.splice_size:
                     sw = cfg.splice.width
                     edge = batch[:, -sw:] if side == "exit" else batch[:, :sw]
-                    seam_out[i : i + len(batch), flat.shape[1] :] = splice.clip_features(
+                    seam_out[rows, flat.shape[1] : cfg.seam_size] = splice.clip_features(
                         edge.numpy(), side=side, spec=cfg.splice)
+                if cfg.has_lag_net:  # in dB, as `ranking.train_lag` trains it
+                    db = mel * self.net.logmel.std + self.net.logmel.mean
+                    lag = db if side == "exit" else db[..., : cfg.lag_after]
+                    seam_out[rows, cfg.seam_size :] = lag.flatten(1).numpy()
         return emb, seam_out
 
     def embed_exits(self, clips: list[np.ndarray], sr: int) -> np.ndarray:
@@ -227,8 +235,8 @@ class ContinuationModel:
         cfg = self.config
         if not cfg.splice_size:
             return np.zeros((len(seam_a), 2))
-        start = cfg.seam_size - cfg.splice_size
-        return splice.pair_logits(seam_a[:, start:], seam_b[:, start:], spec=cfg.splice)
+        start, end = cfg.seam_size - cfg.splice_size, cfg.seam_size
+        return splice.pair_logits(seam_a[:, start:end], seam_b[:, start:end], spec=cfg.splice)
 
     def tone_logits(self, seam_a: np.ndarray, seam_b: np.ndarray) -> np.ndarray:
         """(n,) uncalibrated learned tone logits for paired rows of stored seam features;
@@ -237,16 +245,35 @@ class ContinuationModel:
         tone = self.net.tone
         if tone is None:
             return out
+        end = self.config.seam_size
         for i in range(0, len(out), 1024):
-            out[i : i + 1024] = tone.from_features(seam_a[i : i + 1024], seam_b[i : i + 1024])
+            out[i : i + 1024] = tone.from_features(seam_a[i : i + 1024, :end],
+                                                   seam_b[i : i + 1024, :end])
+        return out
+
+    def lag_logits(self, seam_a: np.ndarray, seam_b: np.ndarray) -> np.ndarray:
+        """(n,) uncalibrated lag logits for paired rows of stored seam features (exit rows
+        for A, entry rows for B); zeros without the lag term."""
+        out = np.zeros(len(seam_a), dtype=np.float32)
+        lag = self.net.lag
+        if lag is None:
+            return out
+        cfg = self.config
+        start = cfg.seam_size
+        with torch.inference_mode():
+            for i in range(0, len(out), 256):
+                tail = torch.from_numpy(np.ascontiguousarray(seam_a[i : i + 256, start:]))
+                head = torch.from_numpy(np.ascontiguousarray(seam_b[i : i + 256, start:]))
+                out[i : i + 256] = lag(tail.reshape(len(tail), cfg.n_mels, -1),
+                                       head.reshape(len(head), cfg.n_mels, -1)).numpy()
         return out
 
     def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
-                       seam_b: np.ndarray, *, splice: bool = True,
-                       tone: bool = True) -> np.ndarray:
+                       seam_b: np.ndarray, *, splice: bool = True, tone: bool = True,
+                       lag: bool = True) -> np.ndarray:
         """P for paired rows of stored features (see `features`); the full model, or with
-        ``splice=False`` / ``tone=False`` the full model less its splice logits / its learned
-        tone term (for `ranking.evaluate`)."""
+        ``splice=False`` / ``tone=False`` / ``lag=False`` the full model less its splice
+        logits / its learned tone term / its lag term (for `ranking.evaluate`)."""
         if not self.has_seam:
             return self.probability(np.einsum("ij,ij->i", e_a, e_b))
         z, zf = self.seam_logits(e_a, seam_a, e_b, seam_b)
@@ -258,6 +285,8 @@ class ContinuationModel:
             logit = logit + self.splice_logits(seam_a, seam_b) @ d
         if tone and self.net.tone is not None:
             logit = logit + float(self.net.tone_cal[0]) * self.tone_logits(seam_a, seam_b)
+        if lag and self.net.lag is not None:
+            logit = logit + float(self.net.lag_cal[0]) * self.lag_logits(seam_a, seam_b)
         out: np.ndarray = (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
         return out
 

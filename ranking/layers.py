@@ -9,8 +9,9 @@ pooling over time windows at increasing distance from the cut (the boundary matt
 sounds at the very end of A must go on at the very start of B), then a linear projection.
 
 The re-rankers judge a chosen pair: `Seam`, a 2-D CNN over the coarse log-mel frames either side
-of the cut; `FineSeam`, another over 16 ms windows every 5 ms right at the cut; and `ToneNet`,
-a 1-D CNN over the tone spectra of two windows each side.
+of the cut; `FineSeam`, another over 16 ms windows every 5 ms right at the cut; `ToneNet`, a
+1-D CNN over the tone spectra of two windows each side; and `LagNet`, a 2-D CNN over the lag
+matrix across the cut (does B carry on A's bars?).
 
 How they are put together, and the config they read, is `ranking.model`'s; this file holds only
 the modules. It never opens audio files.
@@ -29,7 +30,7 @@ from torch import nn
 if TYPE_CHECKING:
     from ranking.model import ModelConfig
 
-__all__ = ["FineSeam", "LogMel", "Seam", "ToneNet", "Tower"]
+__all__ = ["FineSeam", "LagNet", "LogMel", "Seam", "ToneNet", "Tower", "lag_matrix"]
 
 
 def _register_mel(m: nn.Module, *, sr: int, n_fft: int, n_mels: int, fmin: float,
@@ -227,3 +228,71 @@ class ToneNet(nn.Module):
         with torch.inference_mode():
             out: np.ndarray = self(spectra(splice_a), spectra(splice_b)).cpu().numpy()
         return out
+
+
+def lag_matrix(tail: torch.Tensor, head: torch.Tensor, *, gap: int, lags: int, before: int,
+               after: int) -> torch.Tensor:
+    """How the music repeats itself at every lag, frame by frame, across the cut.
+
+    ``tail`` is A's log-mel in dB (n, n_mels, frames), ending ``gap`` frames before the cut (a
+    frame spans more than one hop); ``head`` is B's first ``after`` frames or more. Both are joined
+    on one time line, each band less its mean over the pair and each frame scaled to unit
+    length; entry (P, j) is the cosine of the frame ``j`` frames after the cut (j < 0: before
+    it) with the frame ``P`` frames earlier, for P in 1..``lags`` and j in -``before``..
+    ``after`` - 1. Returned averaged over 2 x 2 cells, as three channels: the cosines, whether
+    the later frame lies in B, and whether the pair of frames straddles the cut:
+    (n, 3, lags // 2, (before + after) // 2). The standardisation and any gain offset cancel.
+    """
+    n_a = tail.shape[2]
+    back = n_a + gap  # the cut, on the joined time line
+    if lags > back - before:
+        raise ValueError(f"{lags} lags reach before A's first frame")
+    x = torch.cat([tail, head[..., :after]], 2).float()
+    x = F.normalize(x - x.mean(2, keepdim=True), dim=1)
+    x = torch.cat([x[..., :n_a], x.new_zeros(len(x), x.shape[1], gap), x[..., n_a:]], 2)
+    gram = x.transpose(1, 2) @ x
+    later = torch.arange(back - before, back + after, device=x.device)[None, :].expand(lags, -1)
+    earlier = later - torch.arange(1, lags + 1, device=x.device)[:, None]
+    cos = gram[:, later, earlier]
+    in_b = (later >= back).to(cos.dtype)
+    straddles = ((later >= back) & (earlier < back)).to(cos.dtype)
+    z = torch.stack([cos, in_b.expand_as(cos), straddles.expand_as(cos)], 1)
+    return F.avg_pool2d(z, 2)
+
+
+class LagNet(nn.Module):
+    """The lag term: does B carry on the bars A was playing?
+
+    A true continuation repeats what A played a beat, a bar or a phrase earlier at the same
+    lags as A repeated itself; the same song's music from elsewhere, even a beat off in its
+    bar, breaks that pattern at the cut. A 2-D CNN reads the lag matrix (`lag_matrix`: 3.2 s
+    of lags, 0.8 s before the cut and 1.6 s after it), pools it over time before and after the
+    cut separately, compares the two lag profiles with a 1-D convolution over lags, and gives
+    a logit. It sees only how the music repeats, never its timbre or key, so it carries over to
+    music it never heard. It reads log-mel frames, so it is trained in its own stage on the
+    tracks' log-mel (`ranking.train_lag`), and its logit joins the calibrated sum.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        c = cfg.lag_channels
+        self.gap = cfg.clip_hops - cfg.clip_frames
+        self.lags, self.before, self.after = cfg.lag_lags, cfg.lag_before, cfg.lag_after
+        self.c1 = nn.Conv2d(3, c, 3, padding=1)
+        self.c2 = nn.Conv2d(c, c, 3, padding=(1, 2), dilation=(1, 2))
+        self.c3 = nn.Conv2d(c, c, 3, padding=(1, 4), dilation=(1, 4))
+        self.c4 = nn.Conv1d(2 * c, c, 3, padding=1)
+        self.head = nn.Linear(2 * c, 1)
+
+    def forward(self, tail: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
+        """A's log-mel (n, n_mels, clip_frames) and B's first ``lag_after`` frames (or more)
+        -> (n,) logits."""
+        z = lag_matrix(tail, head, gap=self.gap, lags=self.lags, before=self.before,
+                       after=self.after)
+        h = F.gelu(self.c1(z))
+        h = F.gelu(self.c2(h)) + h
+        h = F.gelu(self.c3(h)) + h  # (n, c, lags, offsets)
+        cut = self.before // 2
+        g = F.gelu(self.c4(torch.cat([h[..., :cut].mean(3), h[..., cut:].mean(3)], 1)))
+        out: torch.Tensor = self.head(torch.cat([g.mean(2), g.amax(2)], 1))
+        return out[:, 0]

@@ -22,9 +22,10 @@ coarse frames blur it. A third term has no weights of its own: splice continuity
 true continuation's does (closed-loop prediction across the cut and the reach of A's own
 continuation into B, each forward and backward in time, and whether the same partials ring on
 both sides: five logits). A fourth, `ToneNet`, learns from the tone spectra of two windows
-each side which notes start, stop or ring on around the cut. All the logits (the coarse one
-includes the towers' inner product) are summed under one logistic calibration fitted on
-held-out pairs.
+each side which notes start, stop or ring on around the cut. A fifth, `LagNet`, reads how the
+music repeats itself at lags of up to 3.2 s either side of the cut: B must carry on A's bars,
+not start elsewhere in them. All the logits (the coarse one includes the towers' inner product)
+are summed under one logistic calibration fitted on held-out pairs.
 
 This file holds the net (`ContinuationNet`) and its config; its building blocks are in
 `ranking.layers`, its public face (`ContinuationModel`: load, embed, score) in
@@ -43,14 +44,14 @@ import torch
 from torch import nn
 
 from ranking import splice
-from ranking.layers import FineSeam, LogMel, Seam, ToneNet, Tower
+from ranking.layers import FineSeam, LagNet, LogMel, Seam, ToneNet, Tower
 
 __all__ = ["CALIBRATION_STATE", "ContinuationNet", "ModelConfig", "save_checkpoint"]
 
 # The net's state that calibration (`ranking.train.recalibrate`) rewrites. Embeddings do not
 # depend on it: the towers' vectors are L2-normalised before scale and bias apply.
 CALIBRATION_STATE = frozenset({"log_scale", "bias", "seam_cal", "fine_cal", "splice_cal",
-                               "tone_cal"})
+                               "tone_cal", "lag_cal"})
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,13 @@ class ModelConfig:
     # ``tone_channels`` channels; 0 turns it off. It needs the splice term's tone.
     tone_channels: int = 24
     tone_windows: int = 2
+    # The lag term (`LagNet`) reads how the music repeats itself at ``lag_lags`` lags (frames)
+    # over ``lag_before`` frames before the cut and ``lag_after`` after it, with
+    # ``lag_channels`` channels; 0 turns it off. It needs the seam re-ranker.
+    lag_channels: int = 16
+    lag_lags: int = 160
+    lag_before: int = 40
+    lag_after: int = 80
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -115,6 +123,7 @@ class ModelConfig:
         fixed.setdefault("splice_reach", 0)  # nor those from before its reach
         fixed.setdefault("splice_tone", 0)  # nor those from before its tone
         fixed.setdefault("tone_channels", 0)  # nor those from before the learned tone term
+        fixed.setdefault("lag_channels", 0)  # nor those from before the lag term
         return cls(**fixed)
 
     @property
@@ -148,6 +157,18 @@ class ModelConfig:
                     and self.tone_channels and self.tone_windows)
 
     @property
+    def has_lag_net(self) -> bool:
+        """Whether the model has the lag term."""
+        return bool(self.seam_frames and self.lag_channels)
+
+    def lag_size(self, side: str) -> int:
+        """Length of one clip's lag frames, flattened, after its seam features: A's whole
+        log-mel on the exit side, B's first ``lag_after`` frames on the entry side."""
+        if not self.has_lag_net:
+            return 0
+        return self.n_mels * (self.clip_frames if side == "exit" else self.lag_after)
+
+    @property
     def splice(self) -> splice.Spec:
         """The splice term's settings, as `ranking.splice` takes them."""
         n = self.splice_tone
@@ -169,7 +190,8 @@ class ModelConfig:
 
     @property
     def seam_size(self) -> int:
-        """Length of one clip's stored seam features: coarse frames, fine frames, splice."""
+        """Length of one clip's seam features shared by both sides: coarse frames, fine
+        frames, splice (the lag frames follow, `lag_size`)."""
         return self.n_mels * self.seam_frames + self.fine_size + self.splice_size
 
 
@@ -181,6 +203,7 @@ class ContinuationNet(nn.Module):
     fine_cal: torch.Tensor  # registered only with a fine seam
     splice_cal: torch.Tensor  # registered only with splice continuity
     tone_cal: torch.Tensor  # registered only with the learned tone term
+    lag_cal: torch.Tensor  # registered only with the lag term
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -214,11 +237,18 @@ class ContinuationNet(nn.Module):
             with torch.random.fork_rng(devices=[]):  # as for the fine seam
                 self.tone = ToneNet(cfg)
             self.register_buffer("tone_cal", torch.tensor([0.0]))
+        # With the lag term: + g * lag(log-mel either side), g in ``lag_cal``.
+        self.lag: LagNet | None = None
+        if cfg.has_lag_net:
+            with torch.random.fork_rng(devices=[]):  # as for the fine seam
+                self.lag = LagNet(cfg)
+            self.register_buffer("lag_cal", torch.tensor([0.0]))
 
     def stage_one_parameters(self) -> list[nn.Parameter]:
-        """Everything trained on log-mel windows: towers, calibration and the coarse seam
-        (the fine seam and the learned tone term are trained afterwards, on audio)."""
-        return [p for n, p in self.named_parameters() if not n.startswith(("fine.", "tone."))]
+        """Everything trained in stage one: towers, calibration and the coarse seam (the fine
+        seam and the learned tone term are trained afterwards on audio, the lag term last)."""
+        return [p for n, p in self.named_parameters()
+                if not n.startswith(("fine.", "tone.", "lag."))]
 
     def seam_logit(self, dots: torch.Tensor, tail: torch.Tensor,
                    head: torch.Tensor) -> torch.Tensor:

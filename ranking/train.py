@@ -7,12 +7,13 @@ song elsewhere, songs of similar tempo and key), and symmetrically each B its A.
 negatives as positives, so that P = sigmoid(scale * <e_A, e_B> + bias) is calibrated.
 
 A second stage (`ranking.train_fine`) then trains the fine seam on audio windows at the cuts, a
-third (`ranking.train_tone`) the learned tone term on the tone spectra there, and the calibration
+third (`ranking.train_tone`) the learned tone term on the tone spectra there, a fourth
+(`ranking.train_lag`) the lag term on the log-mel either side, and the calibration
 (`ranking.calibration`) fits the re-ranker's sum (coarse seam + fine seam + the splice
-continuity logits of `ranking.splice` + the learned tone logit) as one logistic regression.
-`recalibrate` repeats that last step alone, which is how a model trained before the splice term
-gains it; `extend` runs the third stage and the calibration on a trained model, which is how
-one trained before the learned tone term gains it.
+continuity logits of `ranking.splice` + the learned tone logit + the lag logit) as one logistic
+regression. `recalibrate` repeats that last step alone, which is how a model trained before the
+splice term gains it; `extend` runs the third and fourth stages where the model lacks them, and
+the calibration, which is how one trained before the learned tone term or the lag term gains it.
 
 Deterministic under a seed on one device; resumable from the last epoch's checkpoint, which holds
 the optimiser and every random state (an interrupted second stage starts over from its seeded
@@ -37,6 +38,7 @@ from ranking.inference import ContinuationModel
 from ranking.model import ContinuationNet, ModelConfig, save_checkpoint
 from ranking.pairs import PairSampler, TrackMel
 from ranking.train_fine import autocast, check_precision, train_fine_seam
+from ranking.train_lag import train_lag
 from ranking.train_tone import train_tone
 
 __all__ = ["TrainConfig", "TrainResult", "extend", "fit_standardisation", "recalibrate",
@@ -61,6 +63,8 @@ class TrainConfig:
     fine_batch: int = 128
     tone_steps: int = 1500  # stage three: the learned tone term (`ranking.train_tone`)
     tone_batch: int = 128
+    lag_steps: int = 1000  # stage four: the lag term on log-mel (`ranking.train_lag`)
+    lag_batch: int = 64
     precision: str = "bfloat16"  # or "float32" (`ranking.train_fine.PRECISIONS`), every stage
 
     def __post_init__(self) -> None:
@@ -192,6 +196,18 @@ def _train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConf
                device=device, progress=_after(progress, done, total), precision=cfg.precision)
 
 
+def _train_lag(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConfig,
+               device: torch.device,
+               progress: Callable[[int, int, dict[str, float]], None] | None, *, done: int,
+               total: int) -> None:
+    """Stage four (`ranking.train_lag`), its steps reported after the ``done`` before it."""
+    if net.lag is None or not cfg.lag_steps:
+        return
+    train_lag(net, tracks, steps=cfg.lag_steps, batch_size=cfg.lag_batch, lr=cfg.lr,
+              weight_decay=cfg.weight_decay, min_gap_s=cfg.min_gap_s, seed=cfg.seed,
+              device=device, progress=_after(progress, done, total), precision=cfg.precision)
+
+
 def _after(progress: Callable[[int, int, dict[str, float]], None] | None, done: int,
            total: int) -> Callable[[int, float], None]:
     """A later stage's ``progress(step, loss)``, reported to the run's ``progress`` as steps
@@ -233,7 +249,8 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
     stage_one = cfg.epochs * cfg.steps_per_epoch
     fine_steps = cfg.fine_steps if net.fine is not None else 0
     tone_steps = cfg.tone_steps if net.tone is not None else 0
-    total = stage_one + fine_steps + tone_steps
+    lag_steps = cfg.lag_steps if net.lag is not None else 0
+    total = stage_one + fine_steps + tone_steps + lag_steps
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=stage_one,
                                                 pct_start=0.1)
 
@@ -286,6 +303,8 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
                         min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
                         progress=_after(progress, stage_one, total), precision=cfg.precision)
     _train_tone(net, tracks, cfg, device, progress, done=stage_one + fine_steps, total=total)
+    _train_lag(net, tracks, cfg, device, progress, done=stage_one + fine_steps + tone_steps,
+               total=total)
     scale, bias = calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
                                  cfg.calib_pairs)
     net.to("cpu").eval()
@@ -310,7 +329,7 @@ def _rebuild(model: ContinuationModel, cfg: ModelConfig, *,
     ``cfg`` lacks are dropped."""
     net = ContinuationNet(cfg)
     own = net.state_dict().keys()
-    refit = {"splice_cal", "tone_cal"}
+    refit = {"splice_cal", "tone_cal", "lag_cal"}
     state = {k: v for k, v in model.net.state_dict().items()
              if k not in refit and not k.startswith(tuple(fresh)) and k in own}
     missing, _ = net.load_state_dict(state, strict=False)
@@ -337,7 +356,7 @@ def recalibrate(model: ContinuationModel, val_tracks: Sequence[TrackMel], *,
     if _learned(new_cfg) != _learned(model.config) or (
             new_cfg.has_tone_net and model.net.tone is None):
         raise ValueError("recalibration may change only the splice term's settings; "
-                         "`extend` trains a learned tone term, `train` a new model")
+                         "`extend` trains a learned tone or lag term, `train` a new model")
     net = _rebuild(model, new_cfg, fresh=frozenset())
     device = pick_device()
     net.to(device)
@@ -351,23 +370,45 @@ def extend(model: ContinuationModel, tracks: Sequence[TrackMel], val_tracks: Seq
            *, model_cfg: ModelConfig, cfg: TrainConfig | None = None,
            progress: Callable[[int, int, dict[str, float]], None] | None = None
            ) -> ContinuationModel:
-    """Train a trained model's learned tone term afresh under ``model_cfg`` on ``tracks``, then
-    calibrate on ``val_tracks``; both must carry audio.
+    """Train a trained model's later terms under ``model_cfg`` on ``tracks``, then calibrate
+    on ``val_tracks``; both must carry audio.
 
-    ``model_cfg`` may differ from the model's config only in the splice term's settings and the
-    learned tone term's (``tone_*``): this is how a model trained before the tone term gains
-    it, without training stages one and two again, whose weights are kept. With the training
-    run's tracks and ``cfg``, the result is exactly the checkpoint a full run under
-    ``model_cfg`` writes: stage three and the calibration draw from their own seeded samplers.
+    Each of the learned tone term and the lag term is trained afresh where the model lacks it
+    or its settings change (the tone term's include the splice term's, whose spectra it
+    reads); the others are kept. ``model_cfg`` may differ from the model's config only in the splice
+    term's settings and those two terms' (``tone_*``, ``lag_*``): this is how a model trained
+    before them gains them, without training stages one and two again, whose weights are
+    kept. With the training run's tracks and ``cfg``, the result is exactly the checkpoint a
+    full run under ``model_cfg`` writes: stages three and four and the calibration draw from
+    their own seeded samplers.
     """
     cfg = cfg or TrainConfig()
-    if _learned(model_cfg, also=("tone_",)) != _learned(model.config, also=("tone_",)):
-        raise ValueError("extending may change only the splice and learned tone terms' "
+    later = ("tone_", "lag_")
+    if _learned(model_cfg, also=later) != _learned(model.config, also=later):
+        raise ValueError("extending may change only the splice, learned tone and lag terms' "
                          "settings; train a new model for anything else")
-    net = _rebuild(model, model_cfg, fresh=frozenset({"tone."}))
+
+    def changed(*prefixes: str) -> bool:
+        def pick(c: ModelConfig) -> dict[str, Any]:
+            return {k: v for k, v in asdict(c).items() if k.startswith(prefixes)}
+
+        return pick(model_cfg) != pick(model.config)
+
+    fresh = set()
+    if model.net.tone is None or changed("tone_", "splice_"):
+        fresh.add("tone.")
+    if model.net.lag is None or changed("lag_"):
+        fresh.add("lag.")
+    net = _rebuild(model, model_cfg, fresh=frozenset(fresh))
     device = pick_device()
     net.to(device)
-    _train_tone(net, tracks, cfg, device, progress, done=0, total=cfg.tone_steps)
+    tone_steps = cfg.tone_steps if "tone." in fresh and net.tone is not None else 0
+    lag_steps = cfg.lag_steps if "lag." in fresh and net.lag is not None else 0
+    total = tone_steps + lag_steps
+    if tone_steps:
+        _train_tone(net, tracks, cfg, device, progress, done=0, total=total)
+    if lag_steps:
+        _train_lag(net, tracks, cfg, device, progress, done=tone_steps, total=total)
     calibrate_net(net, _sampler(val_tracks, model_cfg, cfg, cfg.seed + 200),
                    Batcher(net, device), cfg.calib_pairs)
     net.to("cpu").eval()

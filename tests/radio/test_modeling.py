@@ -81,7 +81,8 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     runner = CliRunner()
     res = runner.invoke(cli, ["--home", str(home), "train", "--epochs", "1", "--steps", "6",
                               "--batch", "6", "--fine-steps", "4", "--tone-steps", "4",
-                              "--precision", "bfloat16", "--holdout", "gamma", "--json"])
+                              "--lag-steps", "4", "--precision", "bfloat16", "--holdout",
+                              "gamma", "--json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
     assert info["held_out_tracks"] == 4 and info["train_tracks"] + info["val_tracks"] == 8
@@ -97,6 +98,7 @@ def test_train_eval_embed_through_the_cli(library: tuple[Path, Path]):
     assert 0.0 <= m["recall1_other"] <= 1.0 and 0.0 <= m["ece"] <= 1.0
     assert "model_without_fine_seam" in report["scorers"]  # the second stage ran
     assert "splice_alone" in report["scorers"] and "tone_net_alone" in report["scorers"]
+    assert "lag_alone" in report["scorers"]  # and the fourth
 
     # Calibrating again from the run's own record reproduces the trained model exactly.
     again_path = home / "again.pt"

@@ -75,7 +75,7 @@ def synthetic_tracks() -> list[TrackMel]:
 # (test_model.py).
 FIXTURE_TRAIN = TrainConfig(epochs=2, steps_per_epoch=15, batch_size=12, calib_pairs=160,
                             fine_steps=40, fine_batch=12, tone_steps=40, tone_batch=12,
-                            precision="float32")
+                            lag_steps=40, lag_batch=12, precision="float32")
 
 
 @pytest.fixture(scope="session")

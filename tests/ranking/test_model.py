@@ -105,7 +105,10 @@ def test_seam_re_ranker_scores_from_stored_features_equal_scores_from_clips():
     clips = [rng.standard_normal(22050 * 5).astype(np.float32) * 0.1 for _ in range(4)]
     e_a, s_a = model.features(clips, 22050, "exit")
     e_b, s_b = model.features(clips[::-1], 22050, "entry")
-    assert s_a.shape == (4, CFG.seam_size) and s_a.dtype == np.float32
+    # The lag term's frames follow: A's whole log-mel, B's first ``lag_after`` frames.
+    assert s_a.shape == (4, CFG.seam_size + CFG.n_mels * CFG.clip_frames)
+    assert s_b.shape == (4, CFG.seam_size + CFG.n_mels * CFG.lag_after)
+    assert s_a.dtype == np.float32
     assert CFG.seam_size == (CFG.n_mels * CFG.seam_frames + CFG.fine_mels * CFG.fine_frames
                              + CFG.splice_order + 1
                              + max(CFG.splice_order, CFG.splice_span, CFG.splice_reach)
@@ -162,7 +165,8 @@ def test_training_is_deterministic_and_resumes_exactly(synthetic_tracks: list[Tr
                                                         tmp_path: Path):
     tr, va = synthetic_tracks[:8], synthetic_tracks[16:]
     cfg = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=6, calib_pairs=40, seed=5,
-                      fine_steps=3, fine_batch=6, tone_steps=3, tone_batch=6)
+                      fine_steps=3, fine_batch=6, tone_steps=3, tone_batch=6, lag_steps=3,
+                lag_batch=6)
     first = train(tr, va, out=tmp_path / "a.pt", cfg=cfg)
     train(tr, va, out=tmp_path / "b.pt", cfg=cfg)
     wa, wb = _weights(tmp_path / "a.pt"), _weights(tmp_path / "b.pt")
@@ -186,7 +190,8 @@ def test_bfloat16_training_is_deterministic_and_learns(synthetic_tracks: list[Tr
                                                       tmp_path: Path):
     tr, va = synthetic_tracks[:8], synthetic_tracks[16:]
     tiny = dict(epochs=1, steps_per_epoch=3, batch_size=6, calib_pairs=40, seed=5,
-                fine_steps=3, fine_batch=6, tone_steps=3, tone_batch=6)
+                fine_steps=3, fine_batch=6, tone_steps=3, tone_batch=6, lag_steps=3,
+                lag_batch=6)
     for name, precision in (("a", "bfloat16"), ("b", "bfloat16"), ("f", "float32")):
         train(tr, va, out=tmp_path / f"{name}.pt", cfg=TrainConfig(**tiny, precision=precision))
     wa, wb, wf = (_weights(tmp_path / f"{n}.pt") for n in "abf")
@@ -240,7 +245,8 @@ def test_checkpoints_from_before_the_fine_seam_load_and_resume(synthetic_tracks:
     # A stage-one training state without fine-seam weights resumes into stages two and three.
     tr, va = synthetic_tracks[:6], synthetic_tracks[16:]
     cfg = TrainConfig(epochs=1, steps_per_epoch=2, batch_size=6, calib_pairs=40, seed=3,
-                      fine_steps=2, fine_batch=6, tone_steps=2, tone_batch=6)
+                      fine_steps=2, fine_batch=6, tone_steps=2, tone_batch=6,
+                      lag_steps=2, lag_batch=6)
     train(tr, va, out=tmp_path / "m.pt", cfg=cfg)
     state_path = tmp_path / "m.pt.state"
     st = torch.load(state_path, weights_only=False)

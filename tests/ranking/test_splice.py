@@ -145,18 +145,20 @@ def test_trained_model_weighs_the_splice_term_and_it_finds_true_continuations(
 def test_an_older_model_gains_splice_and_tone_terms_as_training_with_them_gives(
         synthetic_tracks: list[TrackMel], trained_model_path: Path, tmp_path: Path):
     # The same run as the `trained_model_path` fixture, under a config without the splice term
-    # (and so without the learned tone term, which reads the splice term's spectra).
+    # (and so without the learned tone term, which reads the splice term's spectra), nor the
+    # lag term.
     cfg = FIXTURE_TRAIN
     tr, val = synthetic_tracks[:16], synthetic_tracks[16:]
-    old = train(tr, val, out=tmp_path / "old.pt", model_cfg=ModelConfig(splice_order=0), cfg=cfg)
+    old = train(tr, val, out=tmp_path / "old.pt",
+                model_cfg=ModelConfig(splice_order=0, lag_channels=0), cfg=cfg)
     older = ContinuationModel.load(old.checkpoint)
-    assert not older.config.splice_size and older.net.tone is None
+    assert not older.config.splice_size and older.net.tone is None and older.net.lag is None
     # Calibration alone cannot add a term with weights; `extend` trains it.
     with pytest.raises(ValueError, match="only the splice"):
         recalibrate(older, val, model_cfg=CFG, cfg=cfg)
     with pytest.raises(ValueError, match="only the splice"):
         recalibrate(older, val, model_cfg=ModelConfig(dim=64), cfg=cfg)
-    with pytest.raises(ValueError, match="only the splice and learned tone"):
+    with pytest.raises(ValueError, match="only the splice, learned tone and lag"):
         extend(older, tr, val, model_cfg=ModelConfig(dim=64), cfg=cfg)
     new = extend(older, tr, val, model_cfg=CFG, cfg=cfg)
     want = ContinuationModel.load(trained_model_path).net.state_dict()
