@@ -58,8 +58,8 @@ def test_radio_train_defaults_to_the_shipped_recipe():
 
     shipped = ContinuationModel.load().meta["train_config"]
     defaults = {p.name: p.default for p in train_cmd.params}
-    for field in ("epochs", "steps_per_epoch", "batch_size", "fine_steps", "tone_steps", "seed",
-                  "precision"):
+    for field in ("epochs", "steps_per_epoch", "batch_size", "fine_steps", "tone_steps",
+                  "lag_steps", "seed", "precision"):
         assert defaults[field] == getattr(TrainConfig(), field) == shipped[field], field
 
 
