@@ -46,10 +46,12 @@ def test_tone_net_reads_the_spectra_stored_with_the_seam_features(rng: np.random
     clips = [_chord(C_MAJOR, CFG.clip_samples, rng).astype(np.float32) for _ in range(3)]
     _, s_exit = model.features(clips, CFG.sr, "exit")
     _, s_entry = model.features(clips, CFG.sr, "entry")
-    assert s_exit.shape == (3, CFG.seam_size)
-    assert CFG.splice_size == SPEC.size > 2 * SPEC.tone_bins  # the spectra come last
-    a = torch.from_numpy(s_exit[:, -2 * SPEC.tone_bins:]).reshape(3, 2, -1)
-    b = torch.from_numpy(s_entry[:, -2 * SPEC.tone_bins:]).reshape(3, 2, -1)
+    # The spectra end the features both sides share; the lag term's frames follow them.
+    end = CFG.seam_size
+    assert s_exit.shape == (3, end + CFG.lag_size("exit"))
+    assert CFG.splice_size == SPEC.size > 2 * SPEC.tone_bins
+    a = torch.from_numpy(s_exit[:, end - 2 * SPEC.tone_bins : end]).reshape(3, 2, -1)
+    b = torch.from_numpy(s_entry[:, end - 2 * SPEC.tone_bins : end]).reshape(3, 2, -1)
     assert model.net.tone is not None  # CFG has the tone net (see the test above)
     with torch.no_grad():
         want = model.net.tone(a, b).numpy()
