@@ -184,28 +184,19 @@ def _load_stage_one(net: ContinuationNet, state: dict[str, torch.Tensor]) -> Non
         raise RuntimeError(f"training state does not fit the model: {stray[:5]}")
 
 
-def _train_tone(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConfig,
-                device: torch.device,
-                progress: Callable[[int, int, dict[str, float]], None] | None, *, done: int,
-                total: int) -> None:
-    """Stage three (`ranking.train_tone`), its steps reported after the ``done`` before it."""
-    if net.tone is None or not cfg.tone_steps:
+def _later_stage(stage: str, net: ContinuationNet, tracks: Sequence[TrackMel],
+                 cfg: TrainConfig, device: torch.device,
+                 progress: Callable[[int, int, dict[str, float]], None] | None, *, done: int,
+                 total: int) -> None:
+    """Stage three (``"tone"``, `ranking.train_tone`) or four (``"lag"``, `ranking.train_lag`),
+    its steps reported after the ``done`` before it; nothing where the net lacks the term."""
+    fit, module = (train_tone, net.tone) if stage == "tone" else (train_lag, net.lag)
+    steps, batch = getattr(cfg, f"{stage}_steps"), getattr(cfg, f"{stage}_batch")
+    if module is None or not steps:
         return
-    train_tone(net, tracks, steps=cfg.tone_steps, batch_size=cfg.tone_batch, lr=cfg.lr,
-               weight_decay=cfg.weight_decay, min_gap_s=cfg.min_gap_s, seed=cfg.seed,
-               device=device, progress=_after(progress, done, total), precision=cfg.precision)
-
-
-def _train_lag(net: ContinuationNet, tracks: Sequence[TrackMel], cfg: TrainConfig,
-               device: torch.device,
-               progress: Callable[[int, int, dict[str, float]], None] | None, *, done: int,
-               total: int) -> None:
-    """Stage four (`ranking.train_lag`), its steps reported after the ``done`` before it."""
-    if net.lag is None or not cfg.lag_steps:
-        return
-    train_lag(net, tracks, steps=cfg.lag_steps, batch_size=cfg.lag_batch, lr=cfg.lr,
-              weight_decay=cfg.weight_decay, min_gap_s=cfg.min_gap_s, seed=cfg.seed,
-              device=device, progress=_after(progress, done, total), precision=cfg.precision)
+    fit(net, tracks, steps=steps, batch_size=batch, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
+        progress=_after(progress, done, total), precision=cfg.precision)
 
 
 def _after(progress: Callable[[int, int, dict[str, float]], None] | None, done: int,
@@ -302,9 +293,10 @@ def train(tracks: Sequence[TrackMel], val_tracks: Sequence[TrackMel], *, out: Pa
                         weight_decay=cfg.weight_decay, gain_jitter_db=cfg.gain_jitter_db,
                         min_gap_s=cfg.min_gap_s, seed=cfg.seed, device=device,
                         progress=_after(progress, stage_one, total), precision=cfg.precision)
-    _train_tone(net, tracks, cfg, device, progress, done=stage_one + fine_steps, total=total)
-    _train_lag(net, tracks, cfg, device, progress, done=stage_one + fine_steps + tone_steps,
-               total=total)
+    _later_stage("tone", net, tracks, cfg, device, progress, done=stage_one + fine_steps,
+                 total=total)
+    _later_stage("lag", net, tracks, cfg, device, progress,
+                 done=stage_one + fine_steps + tone_steps, total=total)
     scale, bias = calibrate_net(net, sampler_for(val_tracks, cfg.seed + 200), batcher,
                                  cfg.calib_pairs)
     net.to("cpu").eval()
@@ -406,9 +398,9 @@ def extend(model: ContinuationModel, tracks: Sequence[TrackMel], val_tracks: Seq
     lag_steps = cfg.lag_steps if "lag." in fresh and net.lag is not None else 0
     total = tone_steps + lag_steps
     if tone_steps:
-        _train_tone(net, tracks, cfg, device, progress, done=0, total=total)
+        _later_stage("tone", net, tracks, cfg, device, progress, done=0, total=total)
     if lag_steps:
-        _train_lag(net, tracks, cfg, device, progress, done=tone_steps, total=total)
+        _later_stage("lag", net, tracks, cfg, device, progress, done=tone_steps, total=total)
     calibrate_net(net, _sampler(val_tracks, model_cfg, cfg, cfg.seed + 200),
                    Batcher(net, device), cfg.calib_pairs)
     net.to("cpu").eval()
