@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ranking.inference import ContinuationModel
+from ranking.inference import ContinuationModel, TermLogits
 from ranking.pairs import TrackMel
 from ranking.transitions import keys_compatible
 
@@ -193,6 +193,17 @@ def _calibration_rows(ev: EvalSet, seed: int) -> tuple[np.ndarray, np.ndarray, n
     return a, b, y
 
 
+def _pairs_scored(ev: EvalSet, extra: tuple[np.ndarray, np.ndarray]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Every distinct (A row, B row) that `score_structure` and ``extra`` ask for."""
+    has = ev.same >= 0
+    a = np.concatenate([ev.anchors, np.repeat(ev.anchors, ev.other.shape[1]),
+                        np.repeat(ev.anchors, ev.same.shape[1])[has.ravel()], extra[0]])
+    b = np.concatenate([ev.truth, ev.other.ravel(), ev.same[has], extra[1]])
+    keys = np.unique(a.astype(np.int64) * len(ev.clips) + b)
+    return keys // len(ev.clips), keys % len(ev.clips)
+
+
 def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
              seed: int = 0) -> dict[str, dict[str, float]]:
     """Metrics for the model (and baselines) on one evaluation set."""
@@ -202,44 +213,46 @@ def evaluate(model: ContinuationModel, ev: EvalSet, *, baselines: bool = True,
     e_entry, s_entry = model.features(list(ev.clips), ev.sr, "entry")
     embed_s = time.perf_counter() - t0
 
+    # Every term of every pair once; each scorer below sums a choice of them.
+    a, b, y = _calibration_rows(ev, seed)
+    pa, pb = _pairs_scored(ev, (a, b))
+    keys = pa * len(ev.clips) + pb
+    terms = model.term_logits(e_exit[pa], s_exit[pa], e_entry[pb], s_entry[pb])
+
+    def cached(a: np.ndarray, b: np.ndarray) -> TermLogits:
+        return terms.take(np.searchsorted(keys, a.astype(np.int64) * len(ev.clips) + b))
+
+    def ablation(**without: bool) -> Scorer:
+        return lambda a, b: model.combine(cached(a, b), **without).astype(float)
+
+    scorers = [("model", ablation())]
+    if model.has_seam:
+        scorers.append(("model_two_tower",
+                        lambda a, b: model.probability(cached(a, b).dots).astype(float)))
+    for name, fn in scorers:
+        m = score_structure(ev, fn)
+        m["ece"] = expected_calibration_error(fn(a, b), y)
+        out[name] = m
+    if model.net.fine is not None:  # what the fine seam adds: the re-ranker without it
+        out["model_without_fine_seam"] = score_structure(
+            ev, lambda a, b: cached(a, b).coarse.astype(float))
+    if model.config.splice_size:  # what the splice term adds, and what it does alone
+        out["model_without_splice"] = score_structure(ev, ablation(splice=False))
+        out["splice_alone"] = score_structure(ev, lambda a, b: cached(a, b).splice.sum(1))
+    if model.net.tone is not None:  # what the learned tone term adds, and what it does alone
+        out["model_without_tone_net"] = score_structure(ev, ablation(tone=False))
+        out["tone_net_alone"] = score_structure(
+            ev, lambda a, b: cached(a, b).tone.astype(float))
+    if model.net.lag is not None:  # what the lag term adds, and what it does alone
+        out["model_without_lag"] = score_structure(ev, ablation(lag=False))
+        out["lag_alone"] = score_structure(ev, lambda a, b: cached(a, b).lag.astype(float))
+
     def tower_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return model.probability(np.einsum("ij,ij->i", e_exit[a], e_entry[b])).astype(float)
 
     def full_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b]).astype(float)
 
-    def coarse_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        z = model.seam_logits(e_exit[a], s_exit[a], e_entry[b], s_entry[b], fine=False)[0]
-        return z.astype(float)
-
-    a, b, y = _calibration_rows(ev, seed)
-    scorers = [("model", full_score)]
-    if model.has_seam:
-        scorers.append(("model_two_tower", tower_score))
-    for name, fn in scorers:
-        m = score_structure(ev, fn)
-        m["ece"] = expected_calibration_error(fn(a, b), y)
-        out[name] = m
-    if model.net.fine is not None:  # what the fine seam adds: the re-ranker without it
-        out["model_without_fine_seam"] = score_structure(ev, coarse_score)
-    if model.config.splice_size:  # what the splice term adds, and what it does alone
-        out["model_without_splice"] = score_structure(
-            ev, lambda a, b: model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b],
-                                                  splice=False).astype(float))
-        out["splice_alone"] = score_structure(
-            ev, lambda a, b: model.splice_logits(s_exit[a], s_entry[b]).sum(1))
-    if model.net.tone is not None:  # what the learned tone term adds, and what it does alone
-        out["model_without_tone_net"] = score_structure(
-            ev, lambda a, b: model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b],
-                                                  tone=False).astype(float))
-        out["tone_net_alone"] = score_structure(
-            ev, lambda a, b: model.tone_logits(s_exit[a], s_entry[b]).astype(float))
-    if model.net.lag is not None:  # what the lag term adds, and what it does alone
-        out["model_without_lag"] = score_structure(
-            ev, lambda a, b: model.score_features(e_exit[a], s_exit[a], e_entry[b], s_entry[b],
-                                                  lag=False).astype(float))
-        out["lag_alone"] = score_structure(
-            ev, lambda a, b: model.lag_logits(s_exit[a], s_entry[b]).astype(float))
     # Speed: pairs scored from stored embeddings (two-tower) and from stored features (full),
     # and clips embedded from raw audio.
     rng = np.random.default_rng(seed)

@@ -26,9 +26,27 @@ from ranking import splice
 from ranking.errors import ClipError, ModelLoadError
 from ranking.model import ContinuationNet, ModelConfig, save_checkpoint
 
-__all__ = ["DEFAULT_WEIGHTS", "ContinuationModel", "prepare_clip"]
+__all__ = ["DEFAULT_WEIGHTS", "ContinuationModel", "TermLogits", "prepare_clip"]
 
 DEFAULT_WEIGHTS = "continuation.pt"
+
+
+@dataclass(frozen=True)
+class TermLogits:
+    """Each term's uncalibrated logits for n scored pairs (`ContinuationModel.term_logits`);
+    terms a model lacks are zeros."""
+
+    dots: np.ndarray  # (n,) tower inner products
+    coarse: np.ndarray  # (n,) coarse seam logit (the towers' product included)
+    fine: np.ndarray  # (n,) fine seam logit
+    splice: np.ndarray  # (n, k) splice continuity logits
+    tone: np.ndarray  # (n,) learned tone logit
+    lag: np.ndarray  # (n,) lag logit
+
+    def take(self, rows: np.ndarray) -> TermLogits:
+        """The same terms for a subset (or reordering) of the pairs."""
+        return TermLogits(*(v[rows] for v in (self.dots, self.coarse, self.fine, self.splice,
+                                              self.tone, self.lag)))
 
 
 def prepare_clip(clip: np.ndarray, sr: int, *, cfg: ModelConfig, side: str) -> np.ndarray:
@@ -268,27 +286,41 @@ class ContinuationModel:
                                        head.reshape(len(head), cfg.n_mels, -1)).numpy()
         return out
 
-    def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
-                       seam_b: np.ndarray, *, splice: bool = True, tone: bool = True,
-                       lag: bool = True) -> np.ndarray:
-        """P for paired rows of stored features (see `features`); the full model, or with
-        ``splice=False`` / ``tone=False`` / ``lag=False`` the full model less its splice
-        logits / its learned tone term / its lag term (for `ranking.evaluate`)."""
+    def term_logits(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
+                    seam_b: np.ndarray) -> TermLogits:
+        """Every term's uncalibrated logits for paired rows of stored features, to be summed
+        by `combine` (split so `ranking.evaluate` can score each pair once for all its
+        ablations)."""
+        dots = np.einsum("ij,ij->i", e_a, e_b).astype(np.float32)
         if not self.has_seam:
-            return self.probability(np.einsum("ij,ij->i", e_a, e_b))
+            zero = np.zeros(len(dots), dtype=np.float32)
+            return TermLogits(dots, zero, zero, np.zeros((len(dots), 2)), zero, zero)
         z, zf = self.seam_logits(e_a, seam_a, e_b, seam_b)
+        return TermLogits(dots, z, zf, self.splice_logits(seam_a, seam_b),
+                          self.tone_logits(seam_a, seam_b), self.lag_logits(seam_a, seam_b))
+
+    def combine(self, t: TermLogits, *, splice: bool = True, tone: bool = True,
+                lag: bool = True) -> np.ndarray:
+        """P from `term_logits`: the whole calibrated sum, or with ``splice=False`` /
+        ``tone=False`` / ``lag=False`` the sum less that term (for `ranking.evaluate`)."""
+        if not self.has_seam:
+            return self.probability(t.dots)
         a, b = (float(v) for v in self.net.seam_cal.tolist())
         c = float(self.net.fine_cal[0]) if self.net.fine is not None else 0.0
-        logit: np.ndarray = a * z.astype(np.float64) + b + c * zf
+        logit: np.ndarray = a * t.coarse.astype(np.float64) + b + c * t.fine
         if splice and self.config.splice_size:
-            d = self.net.splice_cal.double().numpy()
-            logit = logit + self.splice_logits(seam_a, seam_b) @ d
+            logit = logit + t.splice @ self.net.splice_cal.double().numpy()
         if tone and self.net.tone is not None:
-            logit = logit + float(self.net.tone_cal[0]) * self.tone_logits(seam_a, seam_b)
+            logit = logit + float(self.net.tone_cal[0]) * t.tone
         if lag and self.net.lag is not None:
-            logit = logit + float(self.net.lag_cal[0]) * self.lag_logits(seam_a, seam_b)
+            logit = logit + float(self.net.lag_cal[0]) * t.lag
         out: np.ndarray = (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
         return out
+
+    def score_features(self, e_a: np.ndarray, seam_a: np.ndarray, e_b: np.ndarray,
+                       seam_b: np.ndarray) -> np.ndarray:
+        """P for paired rows of stored features (see `features`): the whole calibrated sum."""
+        return self.combine(self.term_logits(e_a, seam_a, e_b, seam_b))
 
     def probability(self, dots: np.ndarray) -> np.ndarray:
         """The two-tower P from inner products of exit and entry embeddings (any shape).

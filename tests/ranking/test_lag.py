@@ -80,3 +80,23 @@ def test_trained_lag_term_prefers_the_true_continuation(trained_model_path: Path
     # Chance is 0.5: the generated songs change chord every two beats, and B must go on
     # changing where A did.
     assert result["lag_alone"]["auc_other"] > 0.6 and result["lag_alone"]["auc_same"] > 0.6
+
+
+def test_evaluate_scores_each_pair_once_as_direct_scoring_would(trained_model_path: Path):
+    from ranking.evaluate import build_eval_set, evaluate, score_structure
+
+    model = ContinuationModel.load(trained_model_path)
+    ev = build_eval_set(make_tracks(4, seed=96), clip_hops=CFG.clip_hops, hop=CFG.hop,
+                        sr=CFG.sr, n_anchors=24)
+    result = evaluate(model, ev, baselines=False)
+    e_a, s_a = model.features(list(ev.clips), ev.sr, "exit")
+    e_b, s_b = model.features(list(ev.clips), ev.sr, "entry")
+    direct = {
+        "model": lambda a, b: model.score_features(e_a[a], s_a[a], e_b[b], s_b[b]),
+        "lag_alone": lambda a, b: model.lag_logits(s_a[a], s_b[b]),
+        "model_without_lag": lambda a, b: model.combine(
+            model.term_logits(e_a[a], s_a[a], e_b[b], s_b[b]), lag=False),
+    }
+    for name, fn in direct.items():
+        want = score_structure(ev, lambda a, b, fn=fn: fn(a, b).astype(float))
+        assert {k: result[name][k] for k in want} == pytest.approx(want, abs=1e-9)
