@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -91,12 +92,12 @@ def test_evaluate_scores_each_pair_once_as_direct_scoring_would(trained_model_pa
     result = evaluate(model, ev, baselines=False)
     e_a, s_a = model.features(list(ev.clips), ev.sr, "exit")
     e_b, s_b = model.features(list(ev.clips), ev.sr, "entry")
-    direct = {
+    direct: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
         "model": lambda a, b: model.score_features(e_a[a], s_a[a], e_b[b], s_b[b]),
         "lag_alone": lambda a, b: model.lag_logits(s_a[a], s_b[b]),
         "model_without_lag": lambda a, b: model.combine(
             model.term_logits(e_a[a], s_a[a], e_b[b], s_b[b]), lag=False),
     }
     for name, fn in direct.items():
-        want = score_structure(ev, lambda a, b, fn=fn: fn(a, b).astype(float))
+        want = score_structure(ev, fn)
         assert {k: result[name][k] for k in want} == pytest.approx(want, abs=1e-9)
